@@ -1,0 +1,63 @@
+/**
+ * Builds the two fastify instances from injected dependencies; no I/O at import or build time.
+ * - the check server (SERVER_PORT): Envoy's ext_authz HTTP service, any method, any path;
+ * - the ops server (READINESS_PROBE_PORT): health, readiness, metrics.
+ * server.ts wires real dependencies and listens; tests wire their own.
+ */
+import { createServer } from 'node:http'
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { CheckRequest, CheckResult } from './authz/check.js'
+import type { Decision } from './authz/decision.js'
+import type { CheckReply } from './authz/reply.js'
+import { checkRoutes } from './http/check-route.js'
+import { opsRoutes } from './http/ops-routes.js'
+import type { Metrics } from './ops/metrics.js'
+
+export interface CheckAppDependencies {
+  logger: FastifyBaseLogger
+  check: (request: CheckRequest) => Promise<CheckResult>
+  reply: (decision: Decision) => CheckReply
+  metrics: Metrics
+}
+
+export interface OpsAppDependencies {
+  logger: FastifyBaseLogger
+  metrics: Metrics
+  isReady: () => boolean
+}
+
+/**
+ * Above Envoy's 60 KiB default request-header limit, so an oversized credential gets our 401
+ * instead of a dropped connection (which Envoy would turn into a bare 403).
+ */
+export const MAX_HEADER_BYTES = 96 * 1024
+
+export function buildCheckApp(deps: CheckAppDependencies): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    disableRequestLogging: true, // one decision line per check instead
+    // A 503 while closing would reach the user as Envoy's bare 403; in-flight checks finish instead.
+    return503OnClosing: false,
+    bodyLimit: 1024,
+    routerOptions: { maxParamLength: MAX_HEADER_BYTES, ignoreDuplicateSlashes: false, ignoreTrailingSlash: false },
+    serverFactory: (handler) => createServer({ maxHeaderSize: MAX_HEADER_BYTES }, handler),
+  })
+  void app.register(checkRoutes, { check: deps.check, reply: deps.reply, metrics: deps.metrics })
+  // A failure in the check itself must still be an answer, never a 5xx: deny, log the bug.
+  app.setErrorHandler((error, request, reply) => {
+    request.log.error({ err: error }, 'check failed; denying')
+    return reply
+      .code(401)
+      .header('content-type', 'application/json; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header('www-authenticate', 'Bearer realm="authservice"')
+      .send(JSON.stringify({ error: 'unauthenticated', message: 'The request could not be checked.' }))
+  })
+  return app
+}
+
+export function buildOpsApp(deps: OpsAppDependencies): FastifyInstance {
+  const app = Fastify({ loggerInstance: deps.logger, disableRequestLogging: true })
+  void app.register(opsRoutes, { isReady: deps.isReady, metrics: deps.metrics })
+  return app
+}

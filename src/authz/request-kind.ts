@@ -1,0 +1,83 @@
+/** Tells an API call (answered 401) from a browser navigation (redirected to login) for an unauthenticated request. */
+import { createPrefixMatcher, type NormalizedPath } from './path.js'
+
+export type RequestKind = 'api' | 'navigation'
+
+/** What the classifier reads from a checked request; header names are lower-case. */
+export interface ClassifiedRequest {
+  readonly method: string
+  readonly path: NormalizedPath
+  readonly headers: Readonly<Record<string, string | undefined>>
+}
+
+const SEMICOLON = 0x3b
+const SPACE = 0x20
+const TAB = 0x09
+
+/** True when `value[from, to)` equals `lower` ignoring ASCII case; `lower` must be lower-case. */
+function equalsIgnoreAsciiCase(value: string, from: number, to: number, lower: string): boolean {
+  if (to - from !== lower.length) return false
+  for (let i = 0; i < lower.length; i++) {
+    const code = value.charCodeAt(from + i)
+    const folded = code >= 0x41 && code <= 0x5a ? code + 0x20 : code
+    if (folded !== lower.charCodeAt(i)) return false
+  }
+  return true
+}
+
+function isWhitespace(code: number): boolean {
+  return code === SPACE || code === TAB
+}
+
+/**
+ * Whether an Accept value (RFC 9110 §12.5.1) marks a programmatic client: it names neither
+ * `text/html` nor only the any-type wildcard (which curl and python-requests send by default, so
+ * it says nothing). Scans in place: media types compare case-insensitively, parameters
+ * (`;q=0.8`) are skipped, and an empty value names nothing, so it counts as an API signal.
+ */
+function acceptSignalsApi(accept: string): boolean {
+  let types = 0
+  let wildcards = 0
+  for (let start = 0, end = 0; start <= accept.length; start = end + 1) {
+    end = accept.indexOf(',', start)
+    if (end === -1) end = accept.length
+    let from = start
+    while (from < end && isWhitespace(accept.charCodeAt(from))) from++
+    let to = from
+    while (to < end && accept.charCodeAt(to) !== SEMICOLON) to++
+    while (to > from && isWhitespace(accept.charCodeAt(to - 1))) to--
+    if (to === from) continue // an empty list element (RFC 9110 §5.6.1 allows them)
+    if (equalsIgnoreAsciiCase(accept, from, to, 'text/html')) return false
+    types++
+    if (equalsIgnoreAsciiCase(accept, from, to, '*/*')) wildcards++
+  }
+  return types === 0 || wildcards < types
+}
+
+/**
+ * Only GET and HEAD count as navigations: redirecting anything else to login would drop its body
+ * (and a 302 turns POST into GET), so even a browser form POST is answered as an API call.
+ */
+function isNavigationMethod(method: string): boolean {
+  return (
+    equalsIgnoreAsciiCase(method, 0, method.length, 'get') || equalsIgnoreAsciiCase(method, 0, method.length, 'head')
+  )
+}
+
+/**
+ * Builds the classifier. Signals are checked cheapest first; any one makes the request an API call.
+ * With none it is a navigation: Kubeflow's stock Envoy filter forwards only authorization, cookie and
+ * x-auth-token, so a bare GET is most likely a browser.
+ */
+export function createRequestClassifier(apiRoutes: readonly string[]): (request: ClassifiedRequest) => RequestKind {
+  const isApiRoute = createPrefixMatcher(apiRoutes)
+  return ({ method, path, headers }) => {
+    const fetchMode = headers['sec-fetch-mode']
+    if (fetchMode !== undefined && !equalsIgnoreAsciiCase(fetchMode, 0, fetchMode.length, 'navigate')) return 'api'
+    if (headers['x-requested-with'] !== undefined) return 'api'
+    if (!isNavigationMethod(method)) return 'api'
+    const accept = headers['accept']
+    if (accept !== undefined && acceptSignalsApi(accept)) return 'api'
+    return isApiRoute(path) ? 'api' : 'navigation'
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * Turns the environment into a validated, frozen Config. Everything goes through the table in
+ * config/schema.ts; this file adds what one variable cannot say alone: `_FILE` variants, derived
+ * defaults, cross-variable rules and the warnings. Every problem is collected and thrown together
+ * in one ConfigError, so an operator fixes a manifest once, not once per restart. Problems and
+ * warnings name variables and positions, never values, so a secret cannot leak through them.
+ */
+import { ConfigError } from '../errors.js'
+import { unwrap } from './parse.js'
+import { PREFIX_PLACEHOLDER, VARIABLES, VARS, type Variable } from './schema.js'
+import type { Config, LoadedConfig } from './types.js'
+
+export type Env = Readonly<Record<string, string | undefined>>
+export type ReadFile = (path: string) => string
+
+/** Raw text of a variable and the name the operator set it under (`X` or `X_FILE`). */
+type Raw = { readonly text: string; readonly label: string } | 'unset' | 'failed'
+
+export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
+  const problems: string[] = []
+  const warnings: string[] = []
+  // Empty counts as unset, as envconfig's defaults did for strings.
+  const given = (name: string): string | undefined => (env[name] === '' ? undefined : env[name])
+
+  function readText(label: string, path: string): string | undefined {
+    try {
+      return readFile(path)
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code
+      problems.push(`${label}: cannot read ${path}${typeof code === 'string' ? ` (${code})` : ''}`)
+      return undefined
+    }
+  }
+
+  function raw(variable: Variable): Raw {
+    const plain = given(variable.name)
+    const fileName = `${variable.name}_FILE`
+    const file = variable.fromFile ? given(fileName) : undefined
+    if (file === undefined) return plain === undefined ? 'unset' : { text: plain, label: variable.name }
+    if (plain !== undefined) {
+      problems.push(`${variable.name}: set either ${variable.name} or ${fileName}, not both`)
+      return 'failed'
+    }
+    // Secrets mounted from Kubernetes usually end with a newline that is not part of the value.
+    const content = readText(fileName, file)?.replace(/[\r\n]+$/, '')
+    if (content === undefined) return 'failed'
+    if (content !== '') return { text: content, label: fileName }
+    problems.push(`${fileName}: file is empty`)
+    return 'failed'
+  }
+
+  /** Parses `text`, recording a problem or warning under `label`; undefined when invalid. */
+  function parse<T>(variable: Variable<T>, text: string, label: string): T | undefined {
+    const parsed = variable.parse(text)
+    if (!parsed.ok) {
+      problems.push(`${label}: ${parsed.problem}`)
+      return undefined
+    }
+    if (parsed.warning !== undefined) warnings.push(`${label}: ${parsed.warning}`)
+    return parsed.value
+  }
+
+  /** Optional variable without a default: undefined when unset (or invalid, which is reported). */
+  function optional<T>(variable: Variable<T>): T | undefined {
+    const value = raw(variable)
+    return typeof value === 'object' ? parse(variable, value.text, value.label) : undefined
+  }
+
+  /** Variable with a default; an invalid value is reported and the default stands in so loading can go on. */
+  function withDefault<T>(variable: Variable<T>, fallback = variable.default as string): T {
+    return optional(variable) ?? unwrap(variable.parse(fallback))
+  }
+
+  function required(variable: Variable<string>): string {
+    const value = raw(variable)
+    if (value === 'unset') problems.push(`${variable.name}: required`)
+    return (typeof value === 'object' ? parse(variable, value.text, value.label) : undefined) ?? ''
+  }
+
+  const urlPrefix = withDefault(VARS.AUTHSERVICE_URL_PREFIX)
+  const derived = (variable: Variable<string>) =>
+    withDefault(variable, (variable.default as string).replace(PREFIX_PLACEHOLDER, urlPrefix))
+
+  const caBundlePath = optional(VARS.CA_BUNDLE)
+  const caBundle = caBundlePath === undefined ? undefined : readText('CA_BUNDLE', caBundlePath)
+  if (caBundle !== undefined && !caBundle.includes('-----BEGIN CERTIFICATE-----')) {
+    problems.push('CA_BUNDLE: file holds no PEM certificate')
+  }
+
+  const config: Config = {
+    issuer: required(VARS.OIDC_PROVIDER),
+    authUrl: optional(VARS.OIDC_AUTH_URL),
+    clientId: required(VARS.CLIENT_ID),
+    clientSecret: required(VARS.CLIENT_SECRET),
+    redirectUrl: derived(VARS.REDIRECT_URL),
+    scopes: withDefault(VARS.OIDC_SCOPES),
+    caBundle,
+
+    urlPrefix,
+    skipAuthUrls: [...new Set([...withDefault(VARS.SKIP_AUTH_URLS), ...withDefault(VARS.SKIP_AUTH_URI)])],
+    apiRoutes: withDefault(VARS.API_ROUTES),
+    checkPathPrefix: withDefault(VARS.CHECK_PATH_PREFIX),
+    afterLoginUrl: optional(VARS.AFTER_LOGIN_URL),
+    afterLogoutUrl: derived(VARS.AFTER_LOGOUT_URL),
+
+    userIdHeader: withDefault(VARS.USERID_HEADER),
+    userIdPrefix: withDefault(VARS.USERID_PREFIX),
+    userIdClaim: withDefault(VARS.USERID_CLAIM),
+    userIdTransformers: withDefault(VARS.USERID_TRANSFORMERS),
+    groupsHeader: withDefault(VARS.GROUPS_HEADER),
+    groupsClaim: withDefault(VARS.GROUPS_CLAIM),
+    idTokenHeader: withDefault(VARS.ID_TOKEN_HEADER),
+    authHeader: withDefault(VARS.AUTH_HEADER),
+    idTokenCookie: optional(VARS.ID_TOKEN_COOKIE),
+    setAuthorizationHeader: withDefault(VARS.SET_AUTHORIZATION_HEADER),
+
+    groupsAllowlist: withDefault(VARS.GROUPS_ALLOWLIST),
+    allowedEmailDomains: withDefault(VARS.ALLOWED_EMAIL_DOMAINS),
+
+    extraIssuers: withDefault(VARS.EXTRA_JWT_ISSUERS),
+    jwtAlgorithms: withDefault(VARS.JWT_ALGORITHMS),
+    clockSkewSeconds: withDefault(VARS.JWT_CLOCK_SKEW_SECONDS),
+    maxTokenBytes: withDefault(VARS.MAX_TOKEN_BYTES),
+    audiences: withDefault(VARS.AUDIENCES),
+
+    sessionCookieName: withDefault(VARS.SESSION_COOKIE_NAME),
+    sessionMaxAgeSeconds: withDefault(VARS.SESSION_MAX_AGE),
+    sessionSameSite: withDefault(VARS.SESSION_SAME_SITE),
+    sessionCookieHttpOnly: withDefault(VARS.SESSION_COOKIE_HTTPONLY),
+    secureCookies: withDefault(VARS.SECURE_COOKIES),
+    sessionStoreType: withDefault(VARS.SESSION_STORE_TYPE),
+    sessionSecrets: withDefault(VARS.SESSION_SECRETS),
+    redisAddr: optional(VARS.SESSION_STORE_REDIS_ADDR),
+    redisPassword: optional(VARS.SESSION_STORE_REDIS_PWD),
+    redisDb: withDefault(VARS.SESSION_STORE_REDIS_DB),
+
+    serverHostname: withDefault(VARS.SERVER_HOSTNAME),
+    serverPort: withDefault(VARS.SERVER_PORT),
+    readinessProbePort: withDefault(VARS.READINESS_PROBE_PORT),
+    webServerPort: withDefault(VARS.WEB_SERVER_PORT),
+    logLevel: withDefault(VARS.LOG_LEVEL),
+  }
+
+  problems.push(...crossProblems(config))
+  if (config.sessionSecrets.length === 0) {
+    warnings.push('SESSION_SECRETS: not set; session keys are derived from CLIENT_SECRET, so rotating it ends every session')
+  }
+  const unused = unimplementedSettings(env)
+  if (unused.length > 0) {
+    warnings.push(`accepted for compatibility but not implemented, so ignored: ${unused.join(', ')}`)
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems)
+  return deepFreeze({ config, warnings })
+}
+
+/** Rules that involve more than one variable. */
+function crossProblems(config: Config): string[] {
+  const problems: string[] = []
+  if (config.sessionStoreType === 'redis' && config.redisAddr === undefined) {
+    problems.push('SESSION_STORE_REDIS_ADDR: required when SESSION_STORE_TYPE is redis')
+  }
+  if (config.sessionSameSite === 'None' && config.secureCookies === 'false') {
+    problems.push('SESSION_SAME_SITE: None needs Secure cookies, but SECURE_COOKIES is false (browsers drop such cookies)')
+  }
+  if (config.serverPort === config.readinessProbePort) {
+    problems.push('READINESS_PROBE_PORT: must differ from SERVER_PORT')
+  }
+  return problems
+}
+
+/** Names of set (non-empty) variables we accept but do not act on; `X_*` rows match by prefix. */
+function unimplementedSettings(env: Env): string[] {
+  const set = Object.keys(env).filter((name) => env[name] !== '' && env[name] !== undefined)
+  return VARIABLES.filter((variable) => variable.use === 'unimplemented').flatMap(({ name }) =>
+    name.endsWith('*') ? set.filter((key) => key.startsWith(name.slice(0, -1))).sort() : set.filter((key) => key === name),
+  )
+}
+
+/**
+ * Freezes plain objects and arrays all the way down. RegExps stay unfrozen: replace() with a global
+ * RegExp writes its lastIndex, which throws on a frozen one. Typed arrays cannot be frozen at all.
+ */
+function deepFreeze<T>(value: T): T {
+  if (value instanceof Object && !(value instanceof RegExp) && !ArrayBuffer.isView(value)) {
+    for (const member of Object.values(value)) deepFreeze(member)
+    Object.freeze(value)
+  }
+  return value
+}

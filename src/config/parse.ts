@@ -1,0 +1,214 @@
+/**
+ * Small pure parsers for environment-variable text, used by the table in config/schema.ts.
+ * They return a `Parsed` value instead of throwing: bad user input is expected, and the loader
+ * wants every problem at once. Problems never quote the input, and list parsers name entries by
+ * position, so any parser can be used on a secret without leaking it. The loader prefixes each
+ * problem or warning with the variable's name.
+ */
+import type { ExtraIssuer, SameSite, UserIdTransformer } from './types.js'
+
+export type Parsed<T> =
+  | { readonly ok: true; readonly value: T; readonly warning?: string | undefined }
+  | { readonly ok: false; readonly problem: string }
+
+export type Parser<T> = (text: string) => Parsed<T>
+
+export const ok = <T>(value: T, warning?: string): Parsed<T> => ({ ok: true, value, warning })
+export const fail = <T = never>(problem: string): Parsed<T> => ({ ok: false, problem })
+
+/** The value of a parse that cannot fail (a schema default); a failure here is a bug in the table. */
+export function unwrap<T>(parsed: Parsed<T>): T {
+  if (!parsed.ok) throw new Error(`invalid built-in default: ${parsed.problem}`)
+  return parsed.value
+}
+
+/** Any text, unchanged (client ids, claims, prefixes, secrets). */
+export const text: Parser<string> = (value) => ok(value)
+
+/** Go's strconv.ParseBool, which oidc-authservice used: exactly these spellings, nothing else. */
+const TRUE = new Set(['1', 't', 'T', 'TRUE', 'true', 'True'])
+const FALSE = new Set(['0', 'f', 'F', 'FALSE', 'false', 'False'])
+export const bool: Parser<boolean> = (value) =>
+  TRUE.has(value) ? ok(true) : FALSE.has(value) ? ok(false) : fail('must be a boolean (true/false, t/f, 1/0)')
+
+/** A decimal integer within [min, max]; the bound is in the problem so the fix is obvious. */
+export function integer(min: number, max = Number.MAX_SAFE_INTEGER): Parser<number> {
+  const expected =
+    max === Number.MAX_SAFE_INTEGER ? `must be an integer of at least ${min}` : `must be an integer from ${min} to ${max}`
+  return (value) => {
+    const n = Number(value)
+    // `+ 0` turns -0 into 0.
+    return /^[+-]?\d+$/.test(value) && n >= min && n <= max ? ok(n + 0) : fail(expected)
+  }
+}
+
+/** Case-insensitive choice among fixed words; `aliases` maps every accepted spelling to its value. */
+export function choice<T extends string>(aliases: Readonly<Record<string, T>>): Parser<T> {
+  const expected = `must be one of: ${[...new Set(Object.values(aliases))].join(', ')}`
+  return (value) => {
+    const key = value.toLowerCase()
+    return Object.hasOwn(aliases, key) ? ok(aliases[key] as T) : fail(expected)
+  }
+}
+
+/** Comma list as envconfig split it: entries trimmed, empty ones dropped. */
+export const splitCommas = (value: string): string[] => value.split(',').map((entry) => entry.trim()).filter(Boolean)
+
+/** Comma-and-whitespace list: Kubeflow writes `OIDC_SCOPES=profile email groups`. */
+export const splitWords = (value: string): string[] => value.split(/[\s,]+/).filter(Boolean)
+
+/** A list whose entries each go through `each`; duplicates are dropped, every bad entry is reported by position. */
+export function list<T>(each: Parser<T>, split: (value: string) => string[] = splitCommas): Parser<T[]> {
+  return (value) => {
+    const values: T[] = []
+    const problems: string[] = []
+    split(value).forEach((entry, index) => {
+      const parsed = each(entry)
+      if (parsed.ok) values.push(parsed.value)
+      else problems.push(`entry ${index + 1}: ${parsed.problem}`)
+    })
+    return problems.length > 0 ? fail(problems.join('; ')) : ok([...new Set(values)])
+  }
+}
+
+/** RFC 7230 §3.2.6 token: the characters allowed in a header name (and, by RFC 6265, a cookie name). */
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+/** Header names are case-insensitive, and Envoy hands them over lower-cased, so store them that way. */
+export const headerName: Parser<string> = (value) =>
+  TOKEN.test(value) ? ok(value.toLowerCase()) : fail('must be an HTTP header name (RFC 7230 token characters)')
+
+/** Cookie names are case-sensitive, so they are kept as given. */
+export const cookieName: Parser<string> = (value) =>
+  TOKEN.test(value) ? ok(value) : fail('must be a cookie name (RFC 6265 token characters)')
+
+/** An absolute http or https URL; the scheme check comes first because URL() accepts `http:foo`. */
+export const isHttpUrl = (value: string): boolean => /^https?:\/\/./i.test(value) && URL.canParse(value)
+
+export const path: Parser<string> = (value) => (value.startsWith('/') ? ok(value) : fail('must be a path starting with /'))
+
+/** Kept byte-for-byte: a redirect_uri must match what the provider registered exactly. */
+export const urlOrPath: Parser<string> = (value) =>
+  value.startsWith('/') || isHttpUrl(value) ? ok(value) : fail('must be an absolute http(s) URL or a path starting with /')
+
+/** AUTHSERVICE_URL_PREFIX: derived URLs are `<prefix>oidc/callback` etc., so it always ends with `/`. */
+export const urlPrefix: Parser<string> = (value) => {
+  if (!value.startsWith('/') && !isHttpUrl(value)) return fail('must be an absolute http(s) URL or a path starting with /')
+  if (/[?#]/.test(value)) return fail('must not contain a query or fragment')
+  return ok(value.endsWith('/') ? value : `${value}/`)
+}
+
+/** CHECK_PATH_PREFIX is stripped from a path that then keeps its own leading `/`. */
+export const checkPathPrefix: Parser<string> = (value) =>
+  value === '' || (value.startsWith('/') && !value.endsWith('/'))
+    ? ok(value)
+    : fail('must start with / and not end with /')
+
+/**
+ * The issuer is compared byte-for-byte with discovery, so it is kept exactly. Plain http is allowed
+ * because Kubeflow's in-cluster Dex is `http://dex.auth.svc.cluster.local:5556/dex`.
+ */
+export const issuerUrl: Parser<string> = (value) => {
+  if (!isHttpUrl(value)) return fail('must be an absolute http or https URL')
+  if (/[?#]/.test(value)) return fail('must not contain a query or fragment (OpenID Connect Discovery §2)')
+  return /^http:/i.test(value)
+    ? ok(value, 'uses plain http: fine for an in-cluster provider, but tokens and the client secret travel unencrypted')
+    : ok(value)
+}
+
+/** SESSION_SAME_SITE: oidc-authservice treated every value but None and Strict as Lax; so do we, with a warning. */
+const SAME_SITE = new Map<string, SameSite>([['lax', 'Lax'], ['strict', 'Strict'], ['none', 'None']])
+export const sameSite: Parser<SameSite> = (value) => {
+  const known = SAME_SITE.get(value.toLowerCase())
+  return known ? ok(known) : ok('Lax', 'is not None, Strict or Lax; using Lax, as oidc-authservice did')
+}
+
+/** `host:port` (host may be a bracketed IPv6 literal), as Redis clients take it. */
+export const hostPort: Parser<string> = (value) => {
+  const match = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(value)
+  const port = Number(match?.[1])
+  return port >= 1 && port <= 65535 ? ok(value) : fail('must be host:port with a port from 1 to 65535')
+}
+
+/** OAuth scopes (RFC 6749 §3.3): `openid` is forced first, as oidc-authservice did. */
+export const scopes: Parser<string[]> = (value) => {
+  const parsed = list<string>(
+    (scope) => (/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(scope) ? ok(scope) : fail('is not a valid OAuth scope')),
+    splitWords,
+  )(value)
+  return parsed.ok ? ok(['openid', ...parsed.value.filter((scope) => scope !== 'openid')]) : parsed
+}
+
+/** A key in base64 or base64url, padding optional; decodes to at least `minBytes` bytes. */
+export function base64Key(minBytes: number): Parser<Uint8Array> {
+  return (value) => {
+    const bare = value.replace(/={1,2}$/, '')
+    const wellFormed =
+      /^(?:[A-Za-z0-9+/]+|[A-Za-z0-9_-]+)$/.test(bare) &&
+      bare.length % 4 !== 1 &&
+      (bare === value || value.length % 4 === 0)
+    if (!wellFormed) return fail('must be base64 or base64url')
+    // Buffer's base64 decoder also reads the URL-safe alphabet; copy out of Buffer's shared pool.
+    const bytes = new Uint8Array(Buffer.from(bare, 'base64'))
+    return bytes.length >= minBytes ? ok(bytes) : fail(`must decode to at least ${minBytes} bytes`)
+  }
+}
+
+/** JWT signature algorithms we can verify with a provider's public keys (RFC 7518 §3.1, RFC 8037). */
+const ASYMMETRIC = new Set(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])
+
+const algorithm: Parser<string> = (value) => {
+  if (ASYMMETRIC.has(value)) return ok(value)
+  if (value.toLowerCase() === 'none') return fail('none is not allowed: unsigned tokens could be forged by anyone')
+  if (/^HS/i.test(value)) {
+    return fail(`${value} is not allowed: HMAC needs a shared secret, and with public keys it invites key-confusion forgeries`)
+  }
+  return fail(`must be one of ${[...ASYMMETRIC].join(', ')}`)
+}
+
+export const jwtAlgorithms: Parser<string[]> = (value) => {
+  const parsed = list(algorithm)(value)
+  return parsed.ok && parsed.value.length === 0 ? fail('must list at least one algorithm') : parsed
+}
+
+/** EXTRA_JWT_ISSUERS entry `issuer=audience`, split at the first `=` (an issuer URL has none before it). */
+export const extraIssuer: Parser<ExtraIssuer> = (value) => {
+  const eq = value.indexOf('=')
+  if (eq < 0) return fail('must be issuer=audience')
+  const issuer = value.slice(0, eq).trim()
+  const audience = value.slice(eq + 1).trim()
+  if (!isHttpUrl(issuer)) return fail('issuer must be an absolute http or https URL')
+  return audience ? ok({ issuer, audience }) : fail('audience must not be empty')
+}
+
+/** Go regexp flag groups `(?i)`, `(?s)`, `(?m)` at the start mean the same as the JavaScript flags. */
+const GO_FLAGS = /^\(\?([ims]+)\)/
+
+function compileRule(rule: unknown): Parsed<UserIdTransformer> {
+  const { matches, replaces } = (rule ?? {}) as Record<string, unknown>
+  if (typeof matches !== 'string' || typeof replaces !== 'string') {
+    return fail('must be an object with string "matches" and "replaces"')
+  }
+  const flags = GO_FLAGS.exec(matches)
+  try {
+    // Global, because Go's ReplaceAllString replaces every match.
+    const regexp = new RegExp(matches.slice(flags?.[0].length ?? 0), `${[...new Set(flags?.[1])].join('')}g`)
+    return ok({ matches: regexp, replaces })
+  } catch (error) {
+    return fail(`invalid regular expression (${(error as Error).message})`)
+  }
+}
+
+/** USERID_TRANSFORMERS: a JSON array of `{"matches": "<regexp>", "replaces": "<replacement>"}`. */
+export const userIdTransformers: Parser<UserIdTransformer[]> = (value) => {
+  let rules: unknown
+  try {
+    rules = JSON.parse(value)
+  } catch {
+    return fail('must be valid JSON')
+  }
+  if (!Array.isArray(rules)) return fail('must be a JSON array of {"matches", "replaces"} objects')
+  const compiled = rules.map(compileRule)
+  const problems = compiled.flatMap((parsed, index) => (parsed.ok ? [] : [`rule ${index + 1}: ${parsed.problem}`]))
+  return problems.length > 0 ? fail(problems.join('; ')) : ok(compiled.map((parsed) => unwrap(parsed)))
+}

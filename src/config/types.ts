@@ -1,0 +1,112 @@
+/**
+ * The validated configuration: what `loadConfig` (config/load.ts) turns the environment into.
+ * Frozen, read once at startup; every field is already parsed, so nothing re-parses per request.
+ * Variable names and defaults follow arrikto/oidc-authservice e236439 (see config/schema.ts).
+ */
+
+/** A `USERID_TRANSFORMERS` rule: the first rule whose pattern matches rewrites the user id. */
+export interface UserIdTransformer {
+  /** Compiled from `matches` (a leading Go-style `(?i)` becomes the `i` flag); global flag set. */
+  readonly matches: RegExp
+  /** Replacement string; `$1` expands as in Go's ReplaceAllString. */
+  readonly replaces: string
+}
+
+/** An `EXTRA_JWT_ISSUERS` entry (`issuer=audience`). */
+export interface ExtraIssuer {
+  readonly issuer: string
+  readonly audience: string
+}
+
+export type SameSite = 'Lax' | 'Strict' | 'None'
+export type SecureCookies = 'auto' | 'true' | 'false'
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+
+export interface Config {
+  // --- OIDC provider and client ---
+  /** OIDC_PROVIDER: issuer URL, exact (no trailing-slash normalisation beyond discovery URL building). */
+  readonly issuer: string
+  /** OIDC_AUTH_URL: overrides the discovered authorization endpoint; may be relative (`/dex/auth`). */
+  readonly authUrl: string | undefined
+  /** CLIENT_ID: also the audience ID tokens must carry. */
+  readonly clientId: string
+  /** CLIENT_SECRET (or CLIENT_SECRET_FILE). May be empty only if the provider allows it. */
+  readonly clientSecret: string
+  /** REDIRECT_URL: exactly what is sent as redirect_uri; default `<prefix>oidc/callback`; may be relative. */
+  readonly redirectUrl: string
+  /** OIDC_SCOPES: comma or space list; `openid` forced first. */
+  readonly scopes: readonly string[]
+  /** CA_BUNDLE: PEM text added to the system roots for calls to the provider(s). */
+  readonly caBundle: string | undefined
+
+  // --- URLs and paths ---
+  /** AUTHSERVICE_URL_PREFIX: always ends with `/` (default `/authservice/`); its path is a skip path. */
+  readonly urlPrefix: string
+  /** SKIP_AUTH_URLS (+ legacy SKIP_AUTH_URI): path prefixes answered 200 without authentication. Does not include the prefix path. */
+  readonly skipAuthUrls: readonly string[]
+  /** API_ROUTES: path prefixes always treated as API calls (default `/api/,/apis/,/ml_metadata`). */
+  readonly apiRoutes: readonly string[]
+  /** CHECK_PATH_PREFIX: stripped from the checked path when Envoy adds a `path_prefix`. Default empty. */
+  readonly checkPathPrefix: string
+  /** AFTER_LOGIN_URL: when set, login ends at `AFTER_LOGIN_URL?next=<original path+query>`. */
+  readonly afterLoginUrl: string | undefined
+  /** AFTER_LOGOUT_URL: returned by logout (default `<prefix>site/after_logout`... we default to `/`). */
+  readonly afterLogoutUrl: string
+
+  // --- Identity headers and claims ---
+  readonly userIdHeader: string // USERID_HEADER, lower-cased
+  readonly userIdPrefix: string // USERID_PREFIX
+  readonly userIdClaim: string // USERID_CLAIM
+  readonly userIdTransformers: readonly UserIdTransformer[] // USERID_TRANSFORMERS
+  readonly groupsHeader: string // GROUPS_HEADER, lower-cased
+  readonly groupsClaim: string // GROUPS_CLAIM
+  /** ID_TOKEN_HEADER: header carrying a bearer JWT (default `authorization`), lower-cased. */
+  readonly idTokenHeader: string
+  /** AUTH_HEADER: header carrying a session value (default `authorization`), lower-cased. */
+  readonly authHeader: string
+  /** ID_TOKEN_COOKIE: name of a cookie holding a Dex JWT; undefined = off. */
+  readonly idTokenCookie: string | undefined
+  /** SET_AUTHORIZATION_HEADER: allows carry `authorization: Bearer <Dex id_token>` (Kubeflow ≥ 1.9). */
+  readonly setAuthorizationHeader: boolean
+
+  // --- Authorization policy ---
+  /** GROUPS_ALLOWLIST: `['*']` allows every authenticated user. */
+  readonly groupsAllowlist: readonly string[]
+  /** ALLOWED_EMAIL_DOMAINS: lower-case domains; empty = any. */
+  readonly allowedEmailDomains: readonly string[]
+
+  // --- JWT verification ---
+  readonly extraIssuers: readonly ExtraIssuer[] // EXTRA_JWT_ISSUERS
+  readonly jwtAlgorithms: readonly string[] // JWT_ALGORITHMS (default RS256; never none or HS*)
+  readonly clockSkewSeconds: number // JWT_CLOCK_SKEW_SECONDS (default 30)
+  readonly maxTokenBytes: number // MAX_TOKEN_BYTES (default 16384)
+  /** AUDIENCES: audiences accepted for Kubernetes service-account tokens. */
+  readonly audiences: readonly string[]
+
+  // --- Sessions (used by the login issue; parsed and validated here) ---
+  readonly sessionCookieName: string // SESSION_COOKIE_NAME (authservice_session)
+  readonly sessionMaxAgeSeconds: number // SESSION_MAX_AGE (86400)
+  readonly sessionSameSite: SameSite // SESSION_SAME_SITE (Lax)
+  readonly sessionCookieHttpOnly: boolean // SESSION_COOKIE_HTTPONLY (true)
+  readonly secureCookies: SecureCookies // SECURE_COOKIES (auto)
+  readonly sessionStoreType: 'cookie' | 'redis' // SESSION_STORE_TYPE
+  /** SESSION_SECRETS: decoded keys (≥ 32 bytes each); empty = derive from CLIENT_SECRET. */
+  readonly sessionSecrets: readonly Uint8Array[]
+  readonly redisAddr: string | undefined // SESSION_STORE_REDIS_ADDR
+  readonly redisPassword: string | undefined // SESSION_STORE_REDIS_PWD
+  readonly redisDb: number // SESSION_STORE_REDIS_DB
+
+  // --- Server ---
+  readonly serverHostname: string // SERVER_HOSTNAME ('' = all interfaces → '0.0.0.0')
+  readonly serverPort: number // SERVER_PORT (8080)
+  readonly readinessProbePort: number // READINESS_PROBE_PORT (8081)
+  readonly webServerPort: number // WEB_SERVER_PORT (8082), accepted for compatibility
+  readonly logLevel: LogLevel // LOG_LEVEL (info)
+}
+
+/** What loading produced beside the config: notes for the one startup warning. */
+export interface LoadedConfig {
+  readonly config: Config
+  /** Human-readable warnings (ignored legacy settings, plain-http issuer, derived session key …). */
+  readonly warnings: readonly string[]
+}

@@ -1,0 +1,58 @@
+/**
+ * Errors with stable codes (the jose pattern): tests and callers switch on `code`, never on the
+ * message. Messages are static and never contain a token, cookie, code or secret.
+ */
+
+export type AuthServiceErrorCode =
+  | 'ERR_CONFIG_INVALID'
+  | 'ERR_PROVIDER_UNAVAILABLE'
+  | 'ERR_TOKEN_TOO_LARGE'
+  | 'ERR_TOKEN_MALFORMED'
+  | 'ERR_TOKEN_ALG_NOT_ALLOWED'
+  | 'ERR_TOKEN_UNKNOWN_ISSUER'
+  | 'ERR_TOKEN_UNKNOWN_KEY'
+  | 'ERR_TOKEN_SIGNATURE_INVALID'
+  | 'ERR_TOKEN_CLAIM_INVALID'
+  | 'ERR_TOKEN_EXPIRED'
+  | 'ERR_TOKEN_EMAIL_UNVERIFIED'
+  | 'ERR_IDENTITY_CLAIM_MISSING'
+
+export class AuthServiceError extends Error {
+  readonly code: AuthServiceErrorCode
+  constructor(code: AuthServiceErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = this.constructor.name
+    this.code = code
+  }
+}
+
+/** Invalid configuration: `problems` names every offending variable, all at once. */
+export class ConfigError extends AuthServiceError {
+  readonly problems: readonly string[]
+  constructor(problems: readonly string[]) {
+    super('ERR_CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`)
+    this.problems = problems
+  }
+}
+
+/** The identity provider (discovery or keys) cannot be reached and nothing usable is cached. */
+export class ProviderUnavailableError extends AuthServiceError {
+  constructor(message = 'identity provider unavailable', options?: { cause?: unknown }) {
+    super('ERR_PROVIDER_UNAVAILABLE', message, options)
+  }
+}
+
+export type TokenErrorCode = Extract<
+  AuthServiceErrorCode,
+  `ERR_TOKEN_${string}` | 'ERR_IDENTITY_CLAIM_MISSING'
+>
+
+/** A credential was presented and refused. `claim` names the claim at fault, when there is one. */
+export class TokenRejectedError extends AuthServiceError {
+  declare readonly code: TokenErrorCode
+  readonly claim: string | undefined
+  constructor(code: TokenErrorCode, message: string, options?: { claim?: string; cause?: unknown }) {
+    super(code, message, options)
+    this.claim = options?.claim
+  }
+}

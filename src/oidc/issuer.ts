@@ -1,0 +1,71 @@
+/**
+ * An issuer we accept tokens from: its discovery (retried with backoff until it succeeds) and its
+ * key set. Owns its retry timer; `close()` stops it.
+ */
+import type { Clock } from '../clock.js'
+import { ProviderUnavailableError } from '../errors.js'
+import type { Fetch } from '../http/fetch.js'
+import { discover, type ProviderMetadata } from './discovery.js'
+import { createKeySet, type KeySet } from './key-set.js'
+
+export interface Issuer {
+  readonly issuer: string
+  /** Discovery done and keys loaded at least once. */
+  isReady(): boolean
+  metadata(): ProviderMetadata | undefined
+  readonly keys: KeySet
+  /** Starts discovery (and retries); resolves after the first attempt, whatever its outcome. */
+  start(): Promise<void>
+  close(): void
+}
+
+export interface IssuerOptions {
+  issuer: string
+  fetch: Fetch
+  clock: Clock
+  /** Extra request headers for discovery and keys (a service-account token for the Kubernetes issuer). */
+  headers?: () => Record<string, string>
+  onError?: (error: unknown, retryInMs: number) => void
+  onReady?: () => void
+  retry?: { initialMs: number; maxMs: number }
+}
+
+export function createIssuer(options: IssuerOptions): Issuer {
+  let metadata: ProviderMetadata | undefined
+  let timer: NodeJS.Timeout | undefined
+  let closed = false
+  let delayMs = options.retry?.initialMs ?? 1_000
+  const maxDelayMs = options.retry?.maxMs ?? 30_000
+  const keys = createKeySet({
+    jwksUri: () => metadata?.jwks_uri,
+    fetch: options.fetch,
+    clock: options.clock,
+    headers: options.headers,
+  })
+
+  async function attempt(): Promise<void> {
+    try {
+      metadata ??= await discover({ issuer: options.issuer, fetch: options.fetch, headers: options.headers })
+      await keys.refresh()
+      options.onReady?.()
+    } catch (error) {
+      if (closed) return
+      options.onError?.(error instanceof ProviderUnavailableError ? error : new ProviderUnavailableError(undefined, { cause: error }), delayMs)
+      timer = setTimeout(() => void attempt(), delayMs)
+      timer.unref()
+      delayMs = Math.min(delayMs * 2, maxDelayMs)
+    }
+  }
+
+  return {
+    issuer: options.issuer,
+    keys,
+    isReady: () => metadata !== undefined && keys.hasKeys(),
+    metadata: () => metadata,
+    start: attempt,
+    close() {
+      closed = true
+      clearTimeout(timer)
+    },
+  }
+}

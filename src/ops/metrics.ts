@@ -1,0 +1,59 @@
+/**
+ * Prometheus metrics on an instance-owned registry (no prom-client global state): decisions by
+ * outcome and reason, their latency, and the verified-token cache.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { Decision } from '../authz/decision.js'
+import type { TokenCacheStats } from '../oidc/token-cache.js'
+
+export interface Metrics {
+  readonly registry: Registry
+  observeDecision(decision: Decision, seconds: number): void
+}
+
+export function createMetrics(options: { tokenCache?: TokenCacheStats; defaultMetrics?: boolean } = {}): Metrics {
+  const registry = new Registry()
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'authservice_' })
+  const decisions = new Counter({
+    name: 'authservice_decisions_total',
+    help: 'Check decisions by outcome (allow, skip, unauthenticated, forbidden, unavailable) and reason.',
+    labelNames: ['outcome', 'reason'] as const,
+    registers: [registry],
+  })
+  const duration = new Histogram({
+    name: 'authservice_decision_duration_seconds',
+    help: 'Time to decide a check, by outcome.',
+    labelNames: ['outcome'] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 3],
+    registers: [registry],
+  })
+  const cache = options.tokenCache
+  if (cache) {
+    new Gauge({
+      name: 'authservice_token_cache_entries',
+      help: 'Verified tokens held in the cache.',
+      registers: [registry],
+      collect() {
+        this.set(cache.size())
+      },
+    })
+    new Counter({
+      name: 'authservice_token_cache_lookups_total',
+      help: 'Verified-token cache lookups by result (hit, miss).',
+      labelNames: ['result'] as const,
+      registers: [registry],
+      collect() {
+        this.reset()
+        this.inc({ result: 'hit' }, cache.hits())
+        this.inc({ result: 'miss' }, cache.misses())
+      },
+    })
+  }
+  return {
+    registry,
+    observeDecision(decision, seconds) {
+      decisions.inc({ outcome: decision.outcome, reason: decision.reason })
+      duration.observe({ outcome: decision.outcome }, seconds)
+    },
+  }
+}

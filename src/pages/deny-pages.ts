@@ -1,0 +1,45 @@
+/** The bodies of deny answers: an HTML page for a browser navigation, JSON for an API call. */
+import { html, page } from './html.js'
+
+export interface DenyBody {
+  readonly contentType: string
+  readonly body: string
+}
+
+const json = (value: Record<string, unknown>): DenyBody => ({
+  contentType: 'application/json; charset=utf-8',
+  body: JSON.stringify(value),
+})
+const htmlPage = (title: string, body: string, head = ''): DenyBody => ({
+  contentType: 'text/html; charset=utf-8',
+  body: page(title, body, head),
+})
+
+export function unauthenticatedBody(kind: 'api' | 'navigation', rejected: boolean): DenyBody {
+  const message = rejected ? 'The credential presented is not valid.' : 'Authentication is required.'
+  if (kind === 'api') return json({ error: 'unauthenticated', message })
+  return htmlPage('Sign-in required', html`<p>${message}</p><p><a href="/">Go to the start page</a></p>`)
+}
+
+export function forbiddenBody(kind: 'api' | 'navigation', userId: string, reason: string): DenyBody {
+  const message =
+    reason === 'EMAIL_DOMAIN_NOT_ALLOWED'
+      ? 'Your email domain is not allowed to use this service.'
+      : 'None of your groups is allowed to use this service.'
+  if (kind === 'api') return json({ error: 'forbidden', message, user: userId })
+  return htmlPage(
+    'Access denied',
+    html`<p>Signed in as <code>${userId}</code>.</p><p>${message}</p><p>Ask an administrator for access.</p>`,
+  )
+}
+
+export function unavailableBody(kind: 'api' | 'navigation', retryAfterSeconds: number): DenyBody {
+  const message = 'The identity provider is unavailable. Try again shortly.'
+  if (kind === 'api') return json({ error: 'identity_provider_unavailable', message, retryAfter: retryAfterSeconds })
+  // The page retries by itself: the outage is usually Dex starting up.
+  return htmlPage(
+    'Sign-in temporarily unavailable',
+    html`<p>${message}</p><p>This page reloads in ${retryAfterSeconds} seconds.</p>`,
+    html`<meta http-equiv="refresh" content="${retryAfterSeconds}">`,
+  )
+}

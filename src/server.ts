@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/**
+ * The process entry: the only place that reads the environment and the filesystem for config,
+ * listens, handles signals and exits. An invalid configuration stops the process before it
+ * listens, with every problem listed; SIGTERM drains in-flight checks and exits 0 (Kubernetes
+ * rolling updates).
+ */
+import { readFileSync } from 'node:fs'
+import { systemClock } from './clock.js'
+import { loadConfig } from './config/load.js'
+import { ConfigError } from './errors.js'
+import { createLogger } from './log/logger.js'
+import { createService, type KubernetesCredentials } from './service.js'
+
+const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
+
+function readOptional(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8').trim()
+  } catch {
+    return undefined
+  }
+}
+
+function kubernetesCredentials(): KubernetesCredentials | undefined {
+  if (!process.env.KUBERNETES_SERVICE_HOST) return undefined
+  return { token: () => readOptional(`${SERVICE_ACCOUNT_DIR}/token`), ca: readOptional(`${SERVICE_ACCOUNT_DIR}/ca.crt`) }
+}
+
+async function main(): Promise<void> {
+  let loaded
+  try {
+    loaded = loadConfig(process.env, (path) => readFileSync(path, 'utf8'))
+  } catch (error) {
+    const bootLogger = createLogger('info')
+    if (error instanceof ConfigError) {
+      bootLogger.fatal({ code: error.code, problems: error.problems }, error.message)
+    } else {
+      bootLogger.fatal({ err: error }, 'could not load the configuration')
+    }
+    process.exitCode = 1
+    return
+  }
+  const { config, warnings } = loaded
+  const logger = createLogger(config.logLevel)
+  for (const warning of warnings) logger.warn(warning)
+
+  const service = createService(config, {
+    logger,
+    clock: systemClock,
+    fetch: (url, init) => fetch(url, init),
+    kubernetes: kubernetesCredentials(),
+  })
+  const host = config.serverHostname || '0.0.0.0'
+  await service.checkApp.listen({ host, port: config.serverPort })
+  await service.opsApp.listen({ host: '0.0.0.0', port: config.readinessProbePort })
+  void service.startIssuers()
+
+  let closing = false
+  const shutdown = (signal: string) => {
+    if (closing) return
+    closing = true
+    logger.info({ signal }, 'shutting down: finishing in-flight checks')
+    service.close().then(
+      () => {
+        logger.info('stopped')
+        process.exitCode = 0
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'error while stopping')
+        process.exitCode = 1
+      },
+    )
+  }
+  process.once('SIGTERM', () => shutdown('SIGTERM'))
+  process.once('SIGINT', () => shutdown('SIGINT'))
+}
+
+void main()

@@ -1,0 +1,116 @@
+/**
+ * The composition root: turns a validated Config and the outside-world seams (logger, fetch,
+ * clock, Kubernetes credentials) into the running pieces — issuers, verifier, checker, the two
+ * fastify apps — and owns their lifecycle. server.ts calls it with real dependencies; tests with
+ * their own.
+ */
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import { buildCheckApp, buildOpsApp } from './app.js'
+import { createChecker } from './authz/check.js'
+import { createReplyBuilder } from './authz/reply.js'
+import type { Clock } from './clock.js'
+import type { Config } from './config/types.js'
+import { createFetchWithCa, type Fetch } from './http/fetch.js'
+import { createIssuer, type Issuer } from './oidc/issuer.js'
+import { createCachingVerifier } from './oidc/token-cache.js'
+import { createTokenVerifier } from './oidc/token-verifier.js'
+import { createMetrics } from './ops/metrics.js'
+
+/** How to reach the Kubernetes API as this pod (for service-account token issuers). */
+export interface KubernetesCredentials {
+  /** The pod's service-account token, read fresh each time (kubelet rotates it). */
+  token(): string | undefined
+  /** The cluster CA (PEM). */
+  readonly ca: string | undefined
+}
+
+export interface ServiceDependencies {
+  logger: FastifyBaseLogger
+  clock: Clock
+  fetch: Fetch
+  kubernetes?: KubernetesCredentials
+}
+
+export interface Service {
+  readonly checkApp: FastifyInstance
+  readonly opsApp: FastifyInstance
+  readonly primaryIssuer: Issuer
+  isReady(): boolean
+  /** Starts discovery for every issuer (retrying in the background); never rejects. */
+  startIssuers(): Promise<void>
+  close(): Promise<void>
+}
+
+const KUBERNETES_HOSTS = /^kubernetes\.default\.svc(\.cluster\.local)?$/
+
+export function createService(config: Config, deps: ServiceDependencies): Service {
+  const providerFetch = config.caBundle ? createFetchWithCa(config.caBundle) : deps.fetch
+  const issuerLog = deps.logger.child({ component: 'issuer' })
+
+  const makeIssuer = (issuerUrl: string): Issuer => {
+    // The cluster's own issuer serves discovery to authenticated callers only; use the pod's token.
+    const kubernetes = deps.kubernetes && KUBERNETES_HOSTS.test(new URL(issuerUrl).hostname) ? deps.kubernetes : undefined
+    return createIssuer({
+      issuer: issuerUrl,
+      clock: deps.clock,
+      fetch: kubernetes?.ca ? createFetchWithCa(kubernetes.ca) : providerFetch,
+      headers: kubernetes
+        ? (): Record<string, string> => {
+            const token = kubernetes.token()
+            return token ? { authorization: `Bearer ${token}` } : {}
+          }
+        : undefined,
+      onError: (error, retryInMs) =>
+        issuerLog.warn({ issuer: issuerUrl, err: error, retryInMs }, 'identity provider not reachable yet; retrying'),
+      onReady: () => issuerLog.info({ issuer: issuerUrl }, 'identity provider discovered, keys loaded'),
+    })
+  }
+
+  const primaryIssuer = makeIssuer(config.issuer)
+  const extraIssuers = config.extraIssuers.map((extra) => ({ issuer: makeIssuer(extra.issuer), audience: extra.audience }))
+  const verifier = createCachingVerifier(
+    createTokenVerifier({
+      issuers: [
+        { issuer: primaryIssuer, audience: config.clientId, primary: true },
+        ...extraIssuers.map((extra) => ({ ...extra, primary: false })),
+      ],
+      algorithms: config.jwtAlgorithms,
+      clockSkewSeconds: config.clockSkewSeconds,
+      maxTokenBytes: config.maxTokenBytes,
+      clock: deps.clock,
+    }),
+    { clock: deps.clock },
+  )
+  const metrics = createMetrics({ tokenCache: verifier.stats })
+  // Ready once keys exist: they stay cached through a later outage, so readiness stays too.
+  const isReady = () => primaryIssuer.keys.hasKeys()
+  const check = createChecker({
+    config,
+    verifier,
+    providerReady: isReady,
+    onUnexpectedError: (error) => deps.logger.error({ err: error }, 'unexpected error while verifying a credential'),
+  })
+  const reply = createReplyBuilder({
+    userIdHeader: config.userIdHeader,
+    groupsHeader: config.groupsHeader,
+    setAuthorizationHeader: config.setAuthorizationHeader,
+    retryAfterSeconds: 5,
+  })
+  const checkApp = buildCheckApp({ logger: deps.logger, check, reply, metrics })
+  const opsApp = buildOpsApp({ logger: deps.logger, metrics, isReady })
+  const allIssuers = [primaryIssuer, ...extraIssuers.map((extra) => extra.issuer)]
+
+  return {
+    checkApp,
+    opsApp,
+    primaryIssuer,
+    isReady,
+    async startIssuers() {
+      await Promise.all(allIssuers.map((issuer) => issuer.start()))
+    },
+    async close() {
+      for (const issuer of allIssuers) issuer.close()
+      await Promise.all([checkApp.close(), opsApp.close()])
+    },
+  }
+}

@@ -1,0 +1,366 @@
+import t, { type Test } from 'tap'
+import { loadConfig, type Env } from '../../../src/config/load.js'
+import { ConfigError } from '../../../src/errors.js'
+
+const SECRET = 'client-secret-value-never-printed'
+const BASE: Env = { OIDC_PROVIDER: 'https://idp.example.com', CLIENT_ID: 'kubeflow-oidc-authservice', CLIENT_SECRET: SECRET }
+/** 32 bytes of 0x01, base64 and base64url without padding. */
+const KEY = Buffer.alloc(32, 1).toString('base64')
+const KEY_URL = Buffer.alloc(40, 0xfb).toString('base64url')
+const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'
+
+/** A readFile over an in-memory map; a missing file throws like fs does. */
+function files(map: Record<string, string> = {}) {
+  return (path: string): string => {
+    if (path in map) return map[path] as string
+    throw Object.assign(new Error(`ENOENT: no such file, open '${path}'`), { code: 'ENOENT' })
+  }
+}
+
+const load = (env: Env, readFile = files()) => loadConfig({ ...BASE, ...env }, readFile)
+
+/** The problems of a load that must fail with ERR_CONFIG_INVALID. */
+function problemsOf(t: Test, env: Env, readFile = files()): readonly string[] {
+  try {
+    loadConfig(env, readFile)
+  } catch (error) {
+    t.type(error, ConfigError)
+    t.equal((error as ConfigError).code, 'ERR_CONFIG_INVALID')
+    return (error as ConfigError).problems
+  }
+  t.fail('expected a ConfigError')
+  return []
+}
+
+t.test("Kubeflow's own settings load, with the oidc-authservice defaults for the rest", async (t) => {
+  const { config, warnings } = loadConfig(
+    {
+      OIDC_PROVIDER: 'http://dex.auth.svc.cluster.local:5556/dex',
+      OIDC_AUTH_URL: '/dex/auth',
+      OIDC_SCOPES: 'profile email groups',
+      AUTHSERVICE_URL_PREFIX: '/authservice/',
+      SKIP_AUTH_URLS: '/dex',
+      AFTER_LOGOUT_URL: '/',
+      USERID_HEADER: 'kubeflow-userid',
+      USERID_PREFIX: '',
+      USERID_CLAIM: 'email',
+      PORT: '"8080"',
+      STORE_PATH: '/var/lib/authservice/data.db',
+      CLIENT_ID: 'kubeflow-oidc-authservice',
+      CLIENT_SECRET: SECRET,
+    },
+    files(),
+  )
+  t.same(config, {
+    issuer: 'http://dex.auth.svc.cluster.local:5556/dex',
+    authUrl: '/dex/auth',
+    clientId: 'kubeflow-oidc-authservice',
+    clientSecret: SECRET,
+    redirectUrl: '/authservice/oidc/callback',
+    scopes: ['openid', 'profile', 'email', 'groups'],
+    caBundle: undefined,
+    urlPrefix: '/authservice/',
+    skipAuthUrls: ['/dex'],
+    apiRoutes: ['/api/', '/apis/', '/ml_metadata'],
+    checkPathPrefix: '',
+    afterLoginUrl: undefined,
+    afterLogoutUrl: '/',
+    userIdHeader: 'kubeflow-userid',
+    userIdPrefix: '',
+    userIdClaim: 'email',
+    userIdTransformers: [],
+    groupsHeader: 'kubeflow-groups',
+    groupsClaim: 'groups',
+    idTokenHeader: 'authorization',
+    authHeader: 'authorization',
+    idTokenCookie: undefined,
+    setAuthorizationHeader: false,
+    groupsAllowlist: ['*'],
+    allowedEmailDomains: [],
+    extraIssuers: [],
+    jwtAlgorithms: ['RS256'],
+    clockSkewSeconds: 30,
+    maxTokenBytes: 16384,
+    audiences: ['istio-ingressgateway.istio-system.svc.cluster.local'],
+    sessionCookieName: 'authservice_session',
+    sessionMaxAgeSeconds: 86400,
+    sessionSameSite: 'Lax',
+    sessionCookieHttpOnly: true,
+    secureCookies: 'auto',
+    sessionStoreType: 'cookie',
+    sessionSecrets: [],
+    redisAddr: undefined,
+    redisPassword: undefined,
+    redisDb: 0,
+    serverHostname: '',
+    serverPort: 8080,
+    readinessProbePort: 8081,
+    webServerPort: 8082,
+    logLevel: 'info',
+  })
+  t.equal(warnings.length, 2, 'PORT and STORE_PATH are tolerated silently')
+  t.match(warnings[0], /^OIDC_PROVIDER: uses plain http/)
+  t.match(warnings[1], /^SESSION_SECRETS: not set; session keys are derived from CLIENT_SECRET/)
+})
+
+t.test('an https issuer and explicit session secrets give no warnings', async (t) => {
+  const { warnings } = load({ SESSION_SECRETS: KEY })
+  t.same(warnings, [])
+})
+
+t.test('the config is deeply frozen, yet its transformer regexps still work', async (t) => {
+  const { config, warnings } = load({
+    USERID_TRANSFORMERS: '[{"matches": "(?i)^(.*)@EXAMPLE\\\\.com$", "replaces": "$1"}]',
+    SESSION_SECRETS: `${KEY},${KEY_URL}`,
+  })
+  t.ok(Object.isFrozen(config))
+  t.ok(Object.isFrozen(warnings))
+  t.ok(Object.isFrozen(config.scopes))
+  t.ok(Object.isFrozen(config.userIdTransformers))
+  const rule = config.userIdTransformers[0]!
+  t.ok(Object.isFrozen(rule))
+  t.equal('Ann@Example.com'.replace(rule.matches, rule.replaces), 'Ann', 'a global regexp can still update lastIndex')
+  t.same(config.sessionSecrets, [new Uint8Array(32).fill(1), new Uint8Array(40).fill(0xfb)])
+})
+
+t.test('required variables that are missing or empty are each reported', async (t) => {
+  const problems = problemsOf(t, { OIDC_PROVIDER: '', CLIENT_SECRET: '' })
+  t.same(problems, ['OIDC_PROVIDER: required', 'CLIENT_ID: required', 'CLIENT_SECRET: required'])
+})
+
+t.test('only the env argument is read, never process.env', async (t) => {
+  process.env.CLIENT_ID = 'from-process-env'
+  t.teardown(() => void delete process.env.CLIENT_ID)
+  t.same(problemsOf(t, { OIDC_PROVIDER: 'https://idp', CLIENT_SECRET: 'x' }), ['CLIENT_ID: required'])
+})
+
+t.test('every problem is reported together, each naming its variable', async (t) => {
+  const problems = problemsOf(t, {
+    ...BASE,
+    OIDC_PROVIDER: 'dex',
+    SERVER_PORT: '80800',
+    READINESS_PROBE_PORT: 'x',
+    SESSION_MAX_AGE: '59',
+    USERID_HEADER: 'bad header',
+    API_ROUTES: '/api/,apis',
+    CHECK_PATH_PREFIX: '/check/',
+    JWT_ALGORITHMS: 'RS256,HS256,none',
+    JWT_CLOCK_SKEW_SECONDS: '301',
+    MAX_TOKEN_BYTES: '1023',
+    SET_AUTHORIZATION_HEADER: 'on',
+    LOG_LEVEL: 'verbose',
+    SESSION_STORE_TYPE: 'boltdb',
+    EXTRA_JWT_ISSUERS: 'https://k8s=aud,nope',
+    USERID_TRANSFORMERS: '[{"matches": "("}]',
+    ID_TOKEN_COOKIE: 'a;b',
+  })
+  const expected = [
+    /^OIDC_PROVIDER: must be an absolute http or https URL$/,
+    /^USERID_HEADER: must be an HTTP header name/,
+    /^USERID_TRANSFORMERS: rule 1: must be an object/,
+    /^ID_TOKEN_COOKIE: must be a cookie name/,
+    /^SET_AUTHORIZATION_HEADER: must be a boolean/,
+    /^API_ROUTES: entry 2: must be a path starting with \/$/,
+    /^CHECK_PATH_PREFIX: must start with \/ and not end with \/$/,
+    /^EXTRA_JWT_ISSUERS: entry 2: must be issuer=audience$/,
+    /^JWT_ALGORITHMS: entry 2: HS256 is not allowed: .*; entry 3: none is not allowed/,
+    /^JWT_CLOCK_SKEW_SECONDS: must be an integer from 0 to 300$/,
+    /^MAX_TOKEN_BYTES: must be an integer from 1024 to 49152$/,
+    /^SESSION_MAX_AGE: must be an integer of at least 60$/,
+    /^SESSION_STORE_TYPE: must be one of: cookie, redis$/,
+    /^SERVER_PORT: must be an integer from 1 to 65535$/,
+    /^READINESS_PROBE_PORT: must be an integer from 1 to 65535$/,
+    /^LOG_LEVEL: must be one of: fatal, error, warn, info, debug, trace, silent$/,
+  ]
+  t.equal(problems.length, expected.length, problems.join('\n'))
+  for (const pattern of expected) t.ok(problems.some((problem) => pattern.test(problem)), String(pattern))
+  t.notOk(problems.some((problem) => problem.startsWith('READINESS_PROBE_PORT: must differ')), 'no knock-on problem from defaults')
+})
+
+t.test('empty values count as unset, so the defaults apply', async (t) => {
+  const { config } = load({ SERVER_PORT: '', OIDC_SCOPES: '', AUTHSERVICE_URL_PREFIX: '', USERID_HEADER: '', SESSION_SECRETS: '' })
+  t.equal(config.serverPort, 8080)
+  t.same(config.scopes, ['openid', 'email'])
+  t.equal(config.urlPrefix, '/authservice/')
+  t.equal(config.userIdHeader, 'kubeflow-userid')
+  t.same(config.sessionSecrets, [])
+})
+
+t.test('the prefix gains a trailing slash and the derived URLs follow it', async (t) => {
+  const { config } = load({ AUTHSERVICE_URL_PREFIX: 'https://kf.example.com/auth' })
+  t.equal(config.urlPrefix, 'https://kf.example.com/auth/')
+  t.equal(config.redirectUrl, 'https://kf.example.com/auth/oidc/callback')
+  t.equal(config.afterLogoutUrl, 'https://kf.example.com/auth/site/after_logout')
+  t.matchOnly(problemsOf(t, { ...BASE, AUTHSERVICE_URL_PREFIX: 'authservice' }), [/^AUTHSERVICE_URL_PREFIX: .*path starting with \//])
+})
+
+t.test('explicit URLs are kept byte-for-byte', async (t) => {
+  const { config } = load({
+    REDIRECT_URL: 'https://KF.example.com/authservice/oidc/callback',
+    AFTER_LOGIN_URL: '/welcome',
+    OIDC_AUTH_URL: 'https://idp.example.com/auth?x=1',
+  })
+  t.equal(config.redirectUrl, 'https://KF.example.com/authservice/oidc/callback')
+  t.equal(config.afterLoginUrl, '/welcome')
+  t.equal(config.authUrl, 'https://idp.example.com/auth?x=1')
+})
+
+t.test('legacy SKIP_AUTH_URI is merged into SKIP_AUTH_URLS without the prefix path', async (t) => {
+  const { config } = load({ SKIP_AUTH_URLS: '/dex, /public', SKIP_AUTH_URI: '/dex /healthz' })
+  t.same(config.skipAuthUrls, ['/dex', '/public', '/healthz'])
+  t.same(problemsOf(t, { ...BASE, SKIP_AUTH_URI: '/ok healthz' }), ['SKIP_AUTH_URI: entry 2: must be a path starting with /'])
+})
+
+t.test('lists and headers are normalised', async (t) => {
+  const { config } = load({
+    ALLOWED_EMAIL_DOMAINS: 'Example.COM, corp.example',
+    GROUPS_ALLOWLIST: 'admins, devs',
+    AUDIENCES: 'a,b',
+    GROUPS_HEADER: 'X-Groups',
+    ID_TOKEN_HEADER: 'X-Id-Token',
+    AUTH_HEADER: 'X-Auth',
+    ID_TOKEN_COOKIE: 'id_token',
+    EXTRA_JWT_ISSUERS: 'https://kubernetes.default.svc=kf',
+    JWT_ALGORITHMS: 'RS256,ES256',
+  })
+  t.same(config.allowedEmailDomains, ['example.com', 'corp.example'])
+  t.same(config.groupsAllowlist, ['admins', 'devs'])
+  t.same(config.audiences, ['a', 'b'])
+  t.equal(config.groupsHeader, 'x-groups')
+  t.equal(config.idTokenHeader, 'x-id-token')
+  t.equal(config.authHeader, 'x-auth')
+  t.equal(config.idTokenCookie, 'id_token')
+  t.same(config.extraIssuers, [{ issuer: 'https://kubernetes.default.svc', audience: 'kf' }])
+  t.same(config.jwtAlgorithms, ['RS256', 'ES256'])
+})
+
+t.test('a secret is read from its _FILE variant with the trailing newline trimmed', async (t) => {
+  const { config } = loadConfig(
+    { ...BASE, CLIENT_SECRET: '', CLIENT_SECRET_FILE: '/s/client', SESSION_SECRETS_FILE: '/s/keys', SESSION_STORE_REDIS_PWD_FILE: '/s/redis' },
+    files({ '/s/client': 'from-file\r\n', '/s/keys': `${KEY},\n${KEY_URL}\n`, '/s/redis': 'pw\n' }),
+  )
+  t.equal(config.clientSecret, 'from-file')
+  t.equal(config.sessionSecrets.length, 2)
+  t.equal(config.redisPassword, 'pw')
+})
+
+t.test('a secret set both plainly and through _FILE is a problem that does not show it', async (t) => {
+  const problems = problemsOf(t, { ...BASE, CLIENT_SECRET_FILE: '/s/client', SESSION_STORE_REDIS_PWD: 'pw', SESSION_STORE_REDIS_PWD_FILE: '/s/r' })
+  t.same(problems, [
+    'CLIENT_SECRET: set either CLIENT_SECRET or CLIENT_SECRET_FILE, not both',
+    'SESSION_STORE_REDIS_PWD: set either SESSION_STORE_REDIS_PWD or SESSION_STORE_REDIS_PWD_FILE, not both',
+  ])
+  t.notMatch(problems.join('\n'), SECRET)
+})
+
+t.test('an unreadable or empty secret file is a problem naming the _FILE variable', async (t) => {
+  const env = { ...BASE, CLIENT_SECRET: undefined, CLIENT_SECRET_FILE: '/missing', SESSION_SECRETS_FILE: '/empty', SESSION_STORE_REDIS_PWD_FILE: '/odd' }
+  const readFile = (path: string): string => {
+    if (path === '/empty') return '\n'
+    if (path === '/odd') throw new Error('no code on this one')
+    return files()(path)
+  }
+  t.same(problemsOf(t, env, readFile), [
+    'CLIENT_SECRET_FILE: cannot read /missing (ENOENT)',
+    'SESSION_SECRETS_FILE: file is empty',
+    'SESSION_STORE_REDIS_PWD_FILE: cannot read /odd',
+  ])
+  const thrower = () => {
+    throw null // a caller's readFile may throw anything, even a non-object
+  }
+  t.same(problemsOf(t, { ...BASE, CLIENT_SECRET: '', CLIENT_SECRET_FILE: '/x' }, thrower), ['CLIENT_SECRET_FILE: cannot read /x'])
+})
+
+t.test('a bad session secret is named by position, never by value', async (t) => {
+  const short = Buffer.alloc(16, 7).toString('base64')
+  const problems = problemsOf(t, { ...BASE, SESSION_SECRETS: `${KEY},${short},not base64!` })
+  t.same(problems, ['SESSION_SECRETS: entry 2: must decode to at least 32 bytes; entry 3: must be base64 or base64url'])
+  t.notMatch(problems[0], short)
+  const fromFile = problemsOf(t, { ...BASE, SESSION_SECRETS_FILE: '/k' }, files({ '/k': 'tooshort\n' }))
+  t.same(fromFile, ['SESSION_SECRETS_FILE: entry 1: must decode to at least 32 bytes'])
+})
+
+t.test('redis needs an address; the other session settings are parsed', async (t) => {
+  t.same(problemsOf(t, { ...BASE, SESSION_STORE_TYPE: 'redis' }), ['SESSION_STORE_REDIS_ADDR: required when SESSION_STORE_TYPE is redis'])
+  t.matchOnly(problemsOf(t, { ...BASE, SESSION_STORE_REDIS_ADDR: 'redis' }), [/^SESSION_STORE_REDIS_ADDR: must be host:port/])
+  const { config } = load({
+    SESSION_STORE_TYPE: 'Redis',
+    SESSION_STORE_REDIS_ADDR: 'redis.auth:6379',
+    SESSION_STORE_REDIS_DB: '3',
+    SESSION_COOKIE_NAME: 'kf_session',
+    SESSION_MAX_AGE: '3600',
+    SESSION_SAME_SITE: 'strict',
+    SESSION_COOKIE_HTTPONLY: 'false',
+    SECURE_COOKIES: 'true',
+  })
+  t.equal(config.sessionStoreType, 'redis')
+  t.equal(config.redisAddr, 'redis.auth:6379')
+  t.equal(config.redisDb, 3)
+  t.equal(config.sessionCookieName, 'kf_session')
+  t.equal(config.sessionMaxAgeSeconds, 3600)
+  t.equal(config.sessionSameSite, 'Strict')
+  t.equal(config.sessionCookieHttpOnly, false)
+  t.equal(config.secureCookies, 'true')
+})
+
+t.test('an unknown SESSION_SAME_SITE becomes Lax with a warning', async (t) => {
+  const { config, warnings } = load({ SESSION_SAME_SITE: 'relaxed', SESSION_SECRETS: KEY })
+  t.equal(config.sessionSameSite, 'Lax')
+  t.same(warnings, ['SESSION_SAME_SITE: is not None, Strict or Lax; using Lax, as oidc-authservice did'])
+})
+
+t.test('SameSite=None without Secure cookies is a problem', async (t) => {
+  t.same(problemsOf(t, { ...BASE, SESSION_SAME_SITE: 'None', SECURE_COOKIES: 'false' }), [
+    'SESSION_SAME_SITE: None needs Secure cookies, but SECURE_COOKIES is false (browsers drop such cookies)',
+  ])
+  t.equal(load({ SESSION_SAME_SITE: 'None' }).config.sessionSameSite, 'None', 'fine with SECURE_COOKIES=auto')
+})
+
+t.test('the check and readiness ports must differ', async (t) => {
+  t.same(problemsOf(t, { ...BASE, READINESS_PROBE_PORT: '8080' }), ['READINESS_PROBE_PORT: must differ from SERVER_PORT'])
+  const { config } = load({ SERVER_HOSTNAME: '127.0.0.1', SERVER_PORT: '9000', READINESS_PROBE_PORT: '9001', WEB_SERVER_PORT: '9002' })
+  t.same([config.serverHostname, config.serverPort, config.readinessProbePort, config.webServerPort], ['127.0.0.1', 9000, 9001, 9002])
+})
+
+t.test('log levels are case-insensitive and logrus panic means fatal', async (t) => {
+  t.equal(load({ LOG_LEVEL: 'PANIC' }).config.logLevel, 'fatal')
+  t.equal(load({ LOG_LEVEL: 'Warning' }).config.logLevel, 'warn')
+  t.equal(load({ LOG_LEVEL: 'DEBUG' }).config.logLevel, 'debug')
+})
+
+t.test('CA_BUNDLE is read as PEM text; an unreadable or non-PEM file is a problem', async (t) => {
+  t.equal(load({ CA_BUNDLE: '/ca.pem' }, files({ '/ca.pem': PEM })).config.caBundle, PEM)
+  t.same(problemsOf(t, { ...BASE, CA_BUNDLE: '/nope.pem' }), ['CA_BUNDLE: cannot read /nope.pem (ENOENT)'])
+  t.same(problemsOf(t, { ...BASE, CA_BUNDLE: '/x' }, files({ '/x': 'hello' })), ['CA_BUNDLE: file holds no PEM certificate'])
+})
+
+t.test('unimplemented settings that are set are named together in one warning', async (t) => {
+  const { warnings } = load({
+    SESSION_SECRETS: KEY,
+    THEME: 'kubeflow',
+    STRICT_SESSION_VALIDATION: 'true',
+    TEMPLATE_CONTEXT_b: 'x',
+    TEMPLATE_CONTEXT_a: 'y',
+    HOMEPAGE_URL: '',
+    CLIENT_NAME: undefined,
+    STATIC_DESTINATION_URL: '/',
+  })
+  t.same(warnings, [
+    'accepted for compatibility but not implemented, so ignored: ' +
+      'STRICT_SESSION_VALIDATION, THEME, TEMPLATE_CONTEXT_a, TEMPLATE_CONTEXT_b, STATIC_DESTINATION_URL',
+  ])
+})
+
+t.test('no problem or warning ever contains a secret value', async (t) => {
+  const secrets = { CLIENT_SECRET: SECRET, SESSION_SECRETS: 'c2VjcmV0LWtleS10b28tc2hvcnQ', SESSION_STORE_REDIS_PWD: 'redis-password-value' }
+  const env = { ...BASE, ...secrets, OIDC_PROVIDER: 'http://dex', SESSION_STORE_REDIS_PWD_FILE: '/r', THEME: 'x' }
+  try {
+    loadConfig(env, files())
+    t.fail('expected a ConfigError')
+  } catch (error) {
+    const text = `${(error as ConfigError).message}\n${(error as ConfigError).problems.join('\n')}`
+    for (const value of Object.values(secrets)) t.notMatch(text, value)
+  }
+  const { warnings } = load({ OIDC_PROVIDER: 'http://dex', SESSION_STORE_REDIS_PWD: 'redis-password-value', THEME: 'x' })
+  for (const value of Object.values(secrets)) t.notMatch(warnings.join('\n'), value)
+})
