@@ -67,7 +67,11 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
   }
 
   const primaryIssuer = makeIssuer(config.issuer)
-  const extraIssuers = config.extraIssuers.map((extra) => ({ issuer: makeIssuer(extra.issuer), audience: extra.audience }))
+  const extraIssuers = config.extraIssuers.map((extra) => ({
+    issuer: makeIssuer(extra.issuer),
+    // A bare issuer (Kubernetes service-account tokens) takes AUDIENCES, as oidc-authservice's TokenReview did.
+    audience: extra.audience === '' ? config.audiences : extra.audience,
+  }))
   const verifier = createCachingVerifier(
     createTokenVerifier({
       issuers: [

@@ -1,9 +1,9 @@
 /**
  * Small pure parsers for environment-variable text, used by the table in config/schema.ts.
  * They return a `Parsed` value instead of throwing: bad user input is expected, and the loader
- * wants every problem at once. Problems never quote the input, and list parsers name entries by
- * position, so any parser can be used on a secret without leaking it. The loader prefixes each
- * problem or warning with the variable's name.
+ * wants every problem at once. List parsers name entries by position, and only the algorithm and
+ * regexp parsers (never used on secrets) repeat any input, so a secret cannot leak through a
+ * problem. The loader prefixes each problem or warning with the variable's name.
  */
 import type { ExtraIssuer, SameSite, UserIdTransformer } from './types.js'
 
@@ -172,13 +172,16 @@ export const jwtAlgorithms: Parser<string[]> = (value) => {
 }
 
 /** EXTRA_JWT_ISSUERS entry `issuer=audience`, split at the first `=` (an issuer URL has none before it). */
+/**
+ * `issuer=audience`, or a bare `issuer` whose tokens must carry one of AUDIENCES (the Kubernetes
+ * service-account case: audience '' here, resolved when the verifier is built).
+ */
 export const extraIssuer: Parser<ExtraIssuer> = (value) => {
   const eq = value.indexOf('=')
-  if (eq < 0) return fail('must be issuer=audience')
-  const issuer = value.slice(0, eq).trim()
-  const audience = value.slice(eq + 1).trim()
-  if (!isHttpUrl(issuer)) return fail('issuer must be an absolute http or https URL')
-  return audience ? ok({ issuer, audience }) : fail('audience must not be empty')
+  const issuer = (eq < 0 ? value : value.slice(0, eq)).trim()
+  const audience = eq < 0 ? '' : value.slice(eq + 1).trim()
+  if (!isHttpUrl(issuer)) return fail('issuer must be an absolute http or https URL (issuer=audience)')
+  return eq < 0 || audience ? ok({ issuer, audience }) : fail('audience must not be empty')
 }
 
 /** Go regexp flag groups `(?i)`, `(?s)`, `(?m)` at the start mean the same as the JavaScript flags. */

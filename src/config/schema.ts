@@ -129,7 +129,7 @@ export const VARS = {
 
   // --- JWT verification ---
   EXTRA_JWT_ISSUERS: v('EXTRA_JWT_ISSUERS', '', p.list(p.extraIssuer),
-    'Comma list of issuer=audience pairs whose bearer JWTs are also accepted.'),
+    'Comma list of issuer=audience pairs whose bearer JWTs are also accepted; a bare issuer takes AUDIENCES (Kubernetes service-account tokens).'),
   JWT_ALGORITHMS: v('JWT_ALGORITHMS', 'RS256', p.jwtAlgorithms,
     'Comma list of accepted JWT signature algorithms (RS*, PS*, ES*, EdDSA; never none or HS*).'),
   JWT_CLOCK_SKEW_SECONDS: v('JWT_CLOCK_SKEW_SECONDS', '30', p.integer(0, 300),
@@ -137,7 +137,7 @@ export const VARS = {
   MAX_TOKEN_BYTES: v('MAX_TOKEN_BYTES', '16384', p.integer(1024, 49152),
     'Largest bearer token looked at, in bytes (1024-49152).'),
   AUDIENCES: v('AUDIENCES', 'istio-ingressgateway.istio-system.svc.cluster.local', words,
-    'Comma list of audiences accepted on Kubernetes service-account tokens.'),
+    'Comma list of audiences accepted from EXTRA_JWT_ISSUERS entries given without =audience (service-account tokens).'),
 
   // --- Sessions ---
   SESSION_COOKIE_NAME: v('SESSION_COOKIE_NAME', 'authservice_session', p.cookieName,

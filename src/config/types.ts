@@ -12,7 +12,7 @@ export interface UserIdTransformer {
   readonly replaces: string
 }
 
-/** An `EXTRA_JWT_ISSUERS` entry (`issuer=audience`). */
+/** An `EXTRA_JWT_ISSUERS` entry (`issuer=audience`, or a bare issuer: audience '' = use AUDIENCES). */
 export interface ExtraIssuer {
   readonly issuer: string
   readonly audience: string
@@ -50,7 +50,7 @@ export interface Config {
   readonly checkPathPrefix: string
   /** AFTER_LOGIN_URL: when set, login ends at `AFTER_LOGIN_URL?next=<original path+query>`. */
   readonly afterLoginUrl: string | undefined
-  /** AFTER_LOGOUT_URL: returned by logout (default `<prefix>site/after_logout`... we default to `/`). */
+  /** AFTER_LOGOUT_URL: returned by logout (default `<prefix>site/after_logout`, as oidc-authservice). */
   readonly afterLogoutUrl: string
 
   // --- Identity headers and claims ---
@@ -80,7 +80,7 @@ export interface Config {
   readonly jwtAlgorithms: readonly string[] // JWT_ALGORITHMS (default RS256; never none or HS*)
   readonly clockSkewSeconds: number // JWT_CLOCK_SKEW_SECONDS (default 30)
   readonly maxTokenBytes: number // MAX_TOKEN_BYTES (default 16384)
-  /** AUDIENCES: audiences accepted for Kubernetes service-account tokens. */
+  /** AUDIENCES: audiences accepted from EXTRA_JWT_ISSUERS entries given without `=audience` (service-account tokens). */
   readonly audiences: readonly string[]
 
   // --- Sessions (used by the login issue; parsed and validated here) ---

@@ -29,7 +29,8 @@ export interface TokenVerifier {
 
 export interface TrustedIssuer {
   readonly issuer: Issuer
-  readonly audience: string
+  /** The audience (or any of the audiences) a token must carry. */
+  readonly audience: string | readonly string[]
   readonly primary: boolean
 }
 
@@ -76,7 +77,9 @@ function fromJose(error: unknown): AuthServiceError {
 
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const algorithms = new Set(options.algorithms)
-  const byIssuer = new Map(options.issuers.map((trusted) => [trusted.issuer.issuer, trusted]))
+  const byIssuer = new Map(
+    options.issuers.map((trusted) => [trusted.issuer.issuer, { ...trusted, audiences: [trusted.audience].flat() }]),
+  )
 
   return {
     async verify(token) {
@@ -101,7 +104,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       try {
         ;({ payload: claims } = await jwtVerify(token, key, {
           issuer: trusted.issuer.issuer,
-          audience: trusted.audience,
+          audience: trusted.audiences,
           algorithms: [header.alg],
           clockTolerance: options.clockSkewSeconds,
           currentDate: new Date(now),
@@ -116,7 +119,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       }
       // With several audiences, the token must have been issued to us (azp), not to a peer client.
       const severalAudiences = Array.isArray(claims.aud) && claims.aud.length > 1
-      if ((severalAudiences || claims.azp !== undefined) && claims.azp !== trusted.audience) {
+      if ((severalAudiences || claims.azp !== undefined) && !trusted.audiences.includes(claims.azp as string)) {
         throw reject('ERR_TOKEN_CLAIM_INVALID', 'token authorized party is another client', 'azp')
       }
       return { token, issuer: trusted.issuer.issuer, primary: trusted.primary, claims, expiresAtMs: (claims.exp as number) * 1000 }

@@ -162,7 +162,7 @@ t.test('every problem is reported together, each naming its variable', async (t)
     /^SET_AUTHORIZATION_HEADER: must be a boolean/,
     /^API_ROUTES: entry 2: must be a path starting with \/$/,
     /^CHECK_PATH_PREFIX: must start with \/ and not end with \/$/,
-    /^EXTRA_JWT_ISSUERS: entry 2: must be issuer=audience$/,
+    /^EXTRA_JWT_ISSUERS: entry 2: issuer must be an absolute http or https URL \(issuer=audience\)$/,
     /^JWT_ALGORITHMS: entry 2: HS256 is not allowed: .*; entry 3: none is not allowed/,
     /^JWT_CLOCK_SKEW_SECONDS: must be an integer from 0 to 300$/,
     /^MAX_TOKEN_BYTES: must be an integer from 1024 to 49152$/,

@@ -162,12 +162,13 @@ t.test('JWT algorithms allow only asymmetric ones and explain why none and HS* a
   t.equal(problemOf(p.jwtAlgorithms(' , ')), 'must list at least one algorithm')
 })
 
-t.test('an extra issuer is issuer=audience with a URL and a non-empty audience', async (t) => {
+t.test('an extra issuer is issuer=audience, or a bare issuer that takes AUDIENCES', async (t) => {
   t.same(valueOf(p.extraIssuer(' https://kubernetes.default.svc = my-aud ')), {
     issuer: 'https://kubernetes.default.svc',
     audience: 'my-aud',
   })
-  t.match(problemOf(p.extraIssuer('https://x')), /issuer=audience/)
+  t.same(valueOf(p.extraIssuer('https://x')), { issuer: 'https://x', audience: '' }, 'bare issuer: audience from AUDIENCES')
+  t.match(problemOf(p.extraIssuer('nope')), /issuer=audience/)
   t.match(problemOf(p.extraIssuer('x=aud')), /issuer must be an absolute/)
   t.match(problemOf(p.extraIssuer('https://x= ')), /audience must not be empty/)
 })

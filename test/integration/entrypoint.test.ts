@@ -1,0 +1,55 @@
+// The built entry (`npm start` runs `node dist/server.js`): configuration from the environment
+// only, every problem reported before listening, and a clean exit 0 on SIGTERM.
+import t from 'tap'
+import { existsSync } from 'node:fs'
+import { once } from 'node:events'
+import { kubeflowEnv } from '../helpers/authservice.js'
+import { startDex } from '../helpers/dex.js'
+import { skipUnlessPeers } from '../helpers/peer-manifest.js'
+import { startPeerProcess } from '../helpers/peer-process.js'
+import { freePort } from '../helpers/ports.js'
+import { answers, waitUntil } from '../helpers/wait.js'
+
+const entry = new URL('../../dist/server.js', import.meta.url).pathname
+const built = existsSync(entry) ? false : 'dist/server.js missing: run `npm run build` (npm test does)'
+if (built && process.env.CI === 'true') throw new Error(built)
+
+t.test('an invalid configuration stops the process before it listens, naming every variable', { skip: built }, async (t) => {
+  const secret = 'do-not-print-this-client-secret'
+  const peer = startPeerProcess('authservice', process.execPath, [entry], {
+    env: { OIDC_PROVIDER: '', CLIENT_ID: 'kubeflow-oidc-authservice', CLIENT_SECRET: secret, SERVER_PORT: 'eighty', JWT_ALGORITHMS: 'none' },
+  })
+  const [code] = (await once(peer.child, 'exit')) as [number]
+  t.equal(code, 1, 'exit code 1')
+  const output = peer.output()
+  for (const variable of ['OIDC_PROVIDER', 'SERVER_PORT', 'JWT_ALGORITHMS']) t.match(output, variable, `names ${variable}`)
+  t.match(output, /ERR_CONFIG_INVALID/)
+  t.notMatch(output, secret, 'the secret is never printed')
+})
+
+t.test('it serves checks and probes from the environment and exits 0 on SIGTERM', { skip: built || skipUnlessPeers('dex') }, async (t) => {
+  const dex = await startDex()
+  t.teardown(() => dex.stop())
+  const checkPort = await freePort()
+  const opsPort = await freePort()
+  const peer = startPeerProcess('authservice', process.execPath, [entry], {
+    env: { ...kubeflowEnv(dex), SERVER_HOSTNAME: '127.0.0.1', SERVER_PORT: String(checkPort), READINESS_PROBE_PORT: String(opsPort) },
+  })
+  t.teardown(() => peer.stop())
+  await waitUntil('ready', () => answers(`http://127.0.0.1:${opsPort}/readyz`), { timeoutMs: 20_000 })
+  t.equal((await fetch(`http://127.0.0.1:${opsPort}/healthz`)).status, 200)
+  const metrics = await (await fetch(`http://127.0.0.1:${opsPort}/metrics`)).text()
+  t.match(metrics, /authservice_decisions_total|# HELP authservice_/, 'Prometheus metrics are served')
+
+  const { id_token: token } = await dex.passwordGrant('user@example.com')
+  const allowed = await fetch(`http://127.0.0.1:${checkPort}/notebooks`, { headers: { authorization: `Bearer ${token}` } })
+  t.equal(allowed.status, 200)
+  t.equal(allowed.headers.get('kubeflow-userid'), 'user@example.com')
+  t.equal((await fetch(`http://127.0.0.1:${checkPort}/metrics`)).status, 401, 'ops endpoints are not reachable on the check port')
+
+  peer.child.kill('SIGTERM')
+  const [code] = (await once(peer.child, 'exit')) as [number]
+  t.equal(code, 0, 'exit 0 after draining')
+  t.notMatch(peer.output(), token, 'the token never appears in the logs')
+  t.match(peer.output(), /"msg":"decision"/, 'decisions are logged as JSON lines')
+})
