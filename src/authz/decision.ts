@@ -46,8 +46,9 @@ function policyDenial(identity: Identity, policy: Policy): 'GROUP_NOT_ALLOWED' |
   }
   // Identities without an email (service accounts of an extra issuer) are governed by groups alone.
   if (policy.allowedEmailDomains.length > 0 && identity.email !== undefined) {
-    const domain = identity.email.slice(identity.email.lastIndexOf('@') + 1)
-    if (!policy.allowedEmailDomains.includes(domain)) return 'EMAIL_DOMAIN_NOT_ALLOWED'
+    const at = identity.email.lastIndexOf('@')
+    // An "email" without a local part and a domain has no domain to allow.
+    if (at < 1 || !policy.allowedEmailDomains.includes(identity.email.slice(at + 1))) return 'EMAIL_DOMAIN_NOT_ALLOWED'
   }
   return undefined
 }

@@ -35,10 +35,11 @@ export function transformUserId(userId: string, transformers: readonly UserIdTra
   return userId
 }
 
-function groupsOf(claims: JWTPayload, claim: string, subject: string): string[] {
+function groupsOf(claims: JWTPayload, claim: string, subject: string, primary: boolean): string[] {
   const value = claims[claim]
   if (Array.isArray(value)) return value.filter((group): group is string => typeof group === 'string')
-  const serviceAccount = SERVICE_ACCOUNT.exec(subject)
+  // Only an extra issuer (the cluster's) speaks for Kubernetes service accounts, never Dex.
+  const serviceAccount = primary ? null : SERVICE_ACCOUNT.exec(subject)
   if (serviceAccount) {
     return ['system:serviceaccounts', `system:serviceaccounts:${serviceAccount[1]}`, 'system:authenticated']
   }
@@ -68,7 +69,7 @@ export function identityFromClaims(
   }
   return {
     userId: rules.userIdPrefix + transformUserId(userId, rules.userIdTransformers),
-    groups: groupsOf(claims, rules.groupsClaim, subject),
+    groups: groupsOf(claims, rules.groupsClaim, subject, source.primary),
     email: typeof claims.email === 'string' ? claims.email.toLowerCase() : undefined,
     idToken: source.primary ? source.token : undefined,
   }

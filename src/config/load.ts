@@ -166,6 +166,10 @@ function crossProblems(config: Config): string[] {
   if (config.serverPort === config.readinessProbePort) {
     problems.push('READINESS_PROBE_PORT: must differ from SERVER_PORT')
   }
+  // One header cannot carry both, and the same answer would set and remove it.
+  if (config.groupsHeader === config.userIdHeader) {
+    problems.push('GROUPS_HEADER: must differ from USERID_HEADER')
+  }
   return problems
 }
 

@@ -6,6 +6,12 @@
 import pino, { type DestinationStream, type Logger, type LoggerOptions } from 'pino'
 
 export const REDACTED_PATHS = [
+  'authorization',
+  'cookie',
+  'token',
+  'idToken',
+  'password',
+  'client_secret',
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["x-auth-token"]',
@@ -17,7 +23,9 @@ export const REDACTED_PATHS = [
   '*.refresh_token',
   '*.id_token',
   '*.idToken',
-  '*.code',
+  // OAuth authorization codes travel in query strings; `*.code` would also hide error codes.
+  '*.query.code',
+  'query.code',
   '*.code_verifier',
   '*.client_secret',
   '*.clientSecret',

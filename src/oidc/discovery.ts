@@ -40,6 +40,9 @@ export async function discover(options: DiscoveryOptions): Promise<ProviderMetad
   } catch (cause) {
     throw new ProviderUnavailableError('identity provider discovery failed', { cause })
   }
+  if (typeof body !== 'object' || body === null) {
+    throw new ProviderUnavailableError('discovery document is not a JSON object')
+  }
   if (body.issuer !== options.issuer) {
     throw new ProviderUnavailableError('discovered issuer does not equal the configured issuer')
   }

@@ -65,7 +65,7 @@ export function createKeySet(options: KeySetOptions): KeySet {
     } catch (cause) {
       throw new ProviderUnavailableError('identity provider keys unavailable', { cause })
     }
-    const list = (body as { keys?: unknown }).keys
+    const list = (body as { keys?: unknown } | null)?.keys
     if (!Array.isArray(list)) throw new ProviderUnavailableError('identity provider keys malformed')
     const next = new Map<string, CachedJwk>()
     for (const jwk of list as JWK[]) {

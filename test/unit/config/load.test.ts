@@ -322,6 +322,10 @@ t.test('the check and readiness ports must differ', async (t) => {
   t.same([config.serverHostname, config.serverPort, config.readinessProbePort, config.webServerPort], ['127.0.0.1', 9000, 9001, 9002])
 })
 
+t.test('the user id and groups headers must differ', async (t) => {
+  t.same(problemsOf(t, { ...BASE, GROUPS_HEADER: 'Kubeflow-Userid' }), ['GROUPS_HEADER: must differ from USERID_HEADER'])
+})
+
 t.test('log levels are case-insensitive and logrus panic means fatal', async (t) => {
   t.equal(load({ LOG_LEVEL: 'PANIC' }).config.logLevel, 'fatal')
   t.equal(load({ LOG_LEVEL: 'Warning' }).config.logLevel, 'warn')

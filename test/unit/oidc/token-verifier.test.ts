@@ -1,0 +1,254 @@
+/** Bearer JWT verification: cheap shape checks before any cryptography, then signature and claims (RFC 8725, OIDC Core §3.1.3.7). */
+import t from 'tap'
+import { ProviderUnavailableError, TokenRejectedError } from '../../../src/errors.js'
+import type { Issuer } from '../../../src/oidc/issuer.js'
+import type { VerificationKey } from '../../../src/oidc/key-set.js'
+import { createTokenVerifier, type TokenVerifierOptions, type TrustedIssuer } from '../../../src/oidc/token-verifier.js'
+import { corruptSignature, createTestKey, KUBEFLOW_CLIENT_ID, signCompact, type Claims, type TestKey } from '../../helpers/test-issuer.js'
+
+const DEX = 'http://dex.auth.svc.cluster.local:5556/dex'
+const KUBERNETES = 'https://kubernetes.default.svc.cluster.local'
+const NOW_MS = 1_750_000_000_000
+const NOW = NOW_MS / 1000
+const SKEW = 30
+
+let dexKey: TestKey
+let dexKey2: TestKey
+let k8sKey: TestKey
+let foreign: TestKey
+let ecKey: TestKey
+t.before(async () => {
+  ;[dexKey, dexKey2, k8sKey, foreign, ecKey] = await Promise.all([
+    createTestKey('RS256'),
+    createTestKey('RS256'),
+    createTestKey('RS256'),
+    createTestKey('RS256'),
+    createTestKey('ES256'),
+  ])
+})
+
+/** An Issuer whose keys are a fixed map; records each lookup. */
+function fakeIssuer(issuer: string, keys: () => Record<string, VerificationKey>, lookups: string[]): Issuer {
+  return {
+    issuer,
+    isReady: () => true,
+    metadata: () => ({ issuer, jwks_uri: `${issuer}/keys` }),
+    start: async () => undefined,
+    close: () => undefined,
+    keys: {
+      hasKeys: () => true,
+      refresh: async () => undefined,
+      async keyFor(kid, alg) {
+        lookups.push(`${kid}/${alg}`)
+        const key = keys()[kid]
+        if (!key) throw new TokenRejectedError('ERR_TOKEN_UNKNOWN_KEY', 'token signed by an unknown key')
+        return key
+      },
+    },
+  }
+}
+
+function setup(options: Partial<TokenVerifierOptions> = {}, dexKeys?: () => Record<string, VerificationKey>) {
+  const lookups: string[] = []
+  const issuers: TrustedIssuer[] = [
+    {
+      issuer: fakeIssuer(DEX, dexKeys ?? (() => ({ [dexKey.kid]: dexKey.publicKey, [dexKey2.kid]: dexKey2.publicKey, [ecKey.kid]: ecKey.publicKey })), lookups),
+      audience: KUBEFLOW_CLIENT_ID,
+      primary: true,
+    },
+    { issuer: fakeIssuer(KUBERNETES, () => ({ [k8sKey.kid]: k8sKey.publicKey }), lookups), audience: 'istio-ca', primary: false },
+  ]
+  const verifier = createTokenVerifier({
+    issuers,
+    algorithms: ['RS256'],
+    clockSkewSeconds: SKEW,
+    maxTokenBytes: 16_384,
+    clock: { now: () => NOW_MS },
+    ...options,
+  })
+  return { verifier, lookups }
+}
+
+const dexClaims = (overrides: Claims = {}): Claims => ({
+  iss: DEX,
+  sub: 'Cg4xNTg0MTE4NTY0MTc4NBIFbG9jYWw',
+  aud: KUBEFLOW_CLIENT_ID,
+  exp: NOW + 600,
+  iat: NOW,
+  email: 'user@example.com',
+  email_verified: true,
+  ...overrides,
+})
+
+/** A Dex-shaped token: {"alg":"RS256","kid":…}, no typ. */
+const dexToken = (overrides: Claims = {}, header: Record<string, unknown> = {}, key: TestKey = dexKey) =>
+  signCompact({ alg: 'RS256', kid: key.kid, ...header }, dexClaims(overrides), key)
+
+const b64 = (text: string) => Buffer.from(text).toString('base64url')
+
+t.test('accepts a valid Dex token and returns its claims, issuer and expiry', async (t) => {
+  const { verifier, lookups } = setup()
+  const token = await dexToken({ groups: ['a'] })
+  const verified = await verifier.verify(token)
+  t.equal(verified.token, token)
+  t.equal(verified.issuer, DEX)
+  t.equal(verified.primary, true)
+  t.equal(verified.expiresAtMs, (NOW + 600) * 1000)
+  t.match(verified.claims, { sub: 'Cg4xNTg0MTE4NTY0MTc4NBIFbG9jYWw', email: 'user@example.com', groups: ['a'] })
+  t.same(lookups, [`${dexKey.kid}/RS256`], 'the key is looked up by the header kid and alg')
+})
+
+t.test('accepts a token of an extra issuer for its own audience, marked not primary', async (t) => {
+  const { verifier } = setup()
+  const token = await signCompact(
+    { alg: 'RS256', kid: k8sKey.kid },
+    { iss: KUBERNETES, sub: 'system:serviceaccount:kubeflow:pipeline-runner', aud: ['istio-ca'], exp: NOW + 60, iat: NOW },
+    k8sKey,
+  )
+  const verified = await verifier.verify(token)
+  t.equal(verified.issuer, KUBERNETES)
+  t.equal(verified.primary, false)
+  t.equal(verified.expiresAtMs, (NOW + 60) * 1000)
+})
+
+t.test('accepts another algorithm only when it is on the allowlist', async (t) => {
+  const token = await dexToken({}, { alg: 'ES256', kid: ecKey.kid }, ecKey)
+  await t.rejects(setup().verifier.verify(token), { code: 'ERR_TOKEN_ALG_NOT_ALLOWED' }, 'RS256 only by default')
+  const { verifier } = setup({ algorithms: ['RS256', 'ES256'] })
+  t.equal((await verifier.verify(token)).issuer, DEX)
+})
+
+t.test('the clock skew tolerates exp, nbf and iat up to JWT_CLOCK_SKEW_SECONDS off', async (t) => {
+  const { verifier } = setup()
+  t.ok(await verifier.verify(await dexToken({ exp: NOW - SKEW + 1 })), 'expired within the skew')
+  t.ok(await verifier.verify(await dexToken({ nbf: NOW + SKEW })), 'not yet valid within the skew')
+  t.ok(await verifier.verify(await dexToken({ iat: NOW + SKEW })), 'issued in the future within the skew')
+})
+
+t.test('accepts azp when it names us, with one audience or several', async (t) => {
+  const { verifier } = setup()
+  t.ok(await verifier.verify(await dexToken({ azp: KUBEFLOW_CLIENT_ID })))
+  t.ok(await verifier.verify(await dexToken({ aud: ['peer-client', KUBEFLOW_CLIENT_ID], azp: KUBEFLOW_CLIENT_ID })))
+  t.ok(await verifier.verify(await dexToken({ aud: [KUBEFLOW_CLIENT_ID] })), 'an array of only us needs no azp')
+})
+
+interface Refusal {
+  name: string
+  token: () => Promise<string> | string
+  code: string
+  claim?: string
+  /** Whether the refusal happens before any key lookup (cheap checks). */
+  beforeKeys?: boolean
+}
+
+t.test('refuses', async (t) => {
+  const refusals: Refusal[] = [
+    { name: 'a token longer than maxTokenBytes', token: () => dexToken({ padding: 'x'.repeat(16_384) }), code: 'ERR_TOKEN_TOO_LARGE', beforeKeys: true },
+    { name: 'a random string', token: () => 'not-a-jwt', code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
+    { name: 'two parts', token: () => `${b64('{"alg":"RS256"}')}.${b64('{}')}`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
+    { name: 'an unsigned token (alg none, empty signature)', token: () => signCompact({ alg: 'none' }, dexClaims(), 'none'), code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
+    { name: 'a JWE-shaped five-part token', token: () => `${b64('{"alg":"RSA-OAEP","enc":"A256GCM"}')}.a.b.c.d`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
+    { name: 'characters outside base64url', token: async () => `${await dexToken()}=`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
+    { name: 'a header that is not JSON', token: () => `${b64('{alg:RS256')}.${b64('{}')}.sig`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
+    { name: 'a header that is a JSON number', token: () => `${b64('42')}.${b64('{}')}.sig`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
+    { name: 'a header that is JSON null', token: () => `${b64('null')}.${b64('{}')}.sig`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
+    { name: 'a header that is a JSON array', token: () => `${b64('["RS256"]')}.${b64('{}')}.sig`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
+    { name: 'a header without alg', token: () => dexToken({}, { alg: undefined }), code: 'ERR_TOKEN_ALG_NOT_ALLOWED', beforeKeys: true },
+    { name: 'a non-string alg', token: () => dexToken({}, { alg: ['RS256'] }), code: 'ERR_TOKEN_ALG_NOT_ALLOWED', beforeKeys: true },
+    { name: 'alg none with a signature', token: () => dexToken({}, { alg: 'none' }), code: 'ERR_TOKEN_ALG_NOT_ALLOWED', beforeKeys: true },
+    { name: 'HS256 keyed with the client secret', token: () => signCompact({ alg: 'HS256', kid: dexKey.kid }, dexClaims(), { hmac: 'test-client-secret' }), code: 'ERR_TOKEN_ALG_NOT_ALLOWED', beforeKeys: true },
+    { name: 'HS256 keyed with the RSA public key (key confusion)', token: () => signCompact({ alg: 'HS256', kid: dexKey.kid }, dexClaims(), { hmac: dexKey.publicPem }), code: 'ERR_TOKEN_ALG_NOT_ALLOWED', beforeKeys: true },
+    { name: 'an algorithm name in another case', token: () => dexToken({}, { alg: 'rs256' }), code: 'ERR_TOKEN_ALG_NOT_ALLOWED', beforeKeys: true },
+    { name: 'a crit header', token: () => dexToken({}, { crit: ['exp'], exp: NOW + 600 }), code: 'ERR_TOKEN_MALFORMED', claim: 'crit', beforeKeys: true },
+    { name: 'an empty crit list', token: () => dexToken({}, { crit: [] }), code: 'ERR_TOKEN_MALFORMED', claim: 'crit', beforeKeys: true },
+    { name: 'a token without kid', token: () => dexToken({}, { kid: undefined }), code: 'ERR_TOKEN_UNKNOWN_KEY', claim: 'kid', beforeKeys: true },
+    { name: 'an empty kid', token: () => dexToken({}, { kid: '' }), code: 'ERR_TOKEN_UNKNOWN_KEY', claim: 'kid', beforeKeys: true },
+    { name: 'a numeric kid', token: () => dexToken({}, { kid: 1 }), code: 'ERR_TOKEN_UNKNOWN_KEY', claim: 'kid', beforeKeys: true },
+    { name: 'a payload that is not JSON', token: () => `${b64(`{"alg":"RS256","kid":"${dexKey.kid}"}`)}.${b64('{"iss":')}.sig`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
+    { name: 'a payload that is a JSON string', token: () => `${b64(`{"alg":"RS256","kid":"${dexKey.kid}"}`)}.${b64('"claims"')}.sig`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
+    { name: 'a token without iss', token: () => dexToken({ iss: undefined }), code: 'ERR_TOKEN_UNKNOWN_ISSUER', claim: 'iss', beforeKeys: true },
+    { name: 'a non-string iss', token: () => dexToken({ iss: [DEX] }), code: 'ERR_TOKEN_UNKNOWN_ISSUER', claim: 'iss', beforeKeys: true },
+    { name: 'an untrusted iss', token: () => dexToken({ iss: 'https://evil.example/dex' }), code: 'ERR_TOKEN_UNKNOWN_ISSUER', claim: 'iss', beforeKeys: true },
+    { name: 'iss with a trailing slash', token: () => dexToken({ iss: `${DEX}/` }), code: 'ERR_TOKEN_UNKNOWN_ISSUER', claim: 'iss', beforeKeys: true },
+    { name: 'an unknown kid', token: () => dexToken({}, { kid: 'f'.repeat(40) }), code: 'ERR_TOKEN_UNKNOWN_KEY' },
+    { name: 'a path-like kid', token: () => dexToken({}, { kid: '../../keys' }), code: 'ERR_TOKEN_UNKNOWN_KEY' },
+    { name: 'a signature changed in its last character', token: async () => corruptSignature(await dexToken()), code: 'ERR_TOKEN_SIGNATURE_INVALID' },
+    {
+      name: 'the signature of another token',
+      token: async () => {
+        const [header, payload] = (await dexToken({ email: 'admin@example.com' })).split('.')
+        return `${header}.${payload}.${(await dexToken()).split('.')[2]}`
+      },
+      code: 'ERR_TOKEN_SIGNATURE_INVALID',
+    },
+    { name: 'a foreign key under our kid', token: () => dexToken({}, { kid: dexKey.kid }, foreign), code: 'ERR_TOKEN_SIGNATURE_INVALID' },
+    { name: 'an embedded jwk of the signing (attacker) key', token: () => dexToken({}, { kid: dexKey.kid, jwk: foreign.publicJwk }, foreign), code: 'ERR_TOKEN_SIGNATURE_INVALID' },
+    { name: 'a jku pointing at the attacker', token: () => dexToken({}, { kid: dexKey.kid, jku: 'https://evil.example/keys' }, foreign), code: 'ERR_TOKEN_SIGNATURE_INVALID' },
+    { name: 'the signature of another of our keys', token: () => dexToken({}, { kid: dexKey.kid }, dexKey2), code: 'ERR_TOKEN_SIGNATURE_INVALID' },
+    { name: 'a token expired beyond the skew', token: () => dexToken({ exp: NOW - SKEW }), code: 'ERR_TOKEN_EXPIRED', claim: 'exp' },
+    { name: 'a token without exp', token: () => dexToken({ exp: undefined }), code: 'ERR_TOKEN_CLAIM_INVALID', claim: 'exp' },
+    { name: 'a non-numeric exp', token: () => dexToken({ exp: String(NOW + 600) }), code: 'ERR_TOKEN_CLAIM_INVALID', claim: 'exp' },
+    { name: 'nbf in the future beyond the skew', token: () => dexToken({ nbf: NOW + SKEW + 1 }), code: 'ERR_TOKEN_CLAIM_INVALID', claim: 'nbf' },
+    { name: 'a token without iat', token: () => dexToken({ iat: undefined }), code: 'ERR_TOKEN_CLAIM_INVALID', claim: 'iat' },
+    { name: 'iat in the future beyond the skew', token: () => dexToken({ iat: NOW + SKEW + 1 }), code: 'ERR_TOKEN_CLAIM_INVALID', claim: 'iat' },
+    { name: 'a token without sub', token: () => dexToken({ sub: undefined }), code: 'ERR_TOKEN_CLAIM_INVALID', claim: 'sub' },
+    { name: 'an empty sub', token: () => dexToken({ sub: '' }), code: 'ERR_TOKEN_CLAIM_INVALID', claim: 'sub' },
+    { name: 'a non-string sub', token: () => dexToken({ sub: 42 }), code: 'ERR_TOKEN_CLAIM_INVALID', claim: 'sub' },
+    { name: 'a token without aud', token: () => dexToken({ aud: undefined }), code: 'ERR_TOKEN_CLAIM_INVALID', claim: 'aud' },
+    { name: 'a token for another client', token: () => dexToken({ aud: 'other-client' }), code: 'ERR_TOKEN_CLAIM_INVALID', claim: 'aud' },
+    { name: 'several audiences without us', token: () => dexToken({ aud: ['a', 'b'], azp: 'a' }), code: 'ERR_TOKEN_CLAIM_INVALID', claim: 'aud' },
+    { name: 'an extra issuer token for the primary audience', token: () => signCompact({ alg: 'RS256', kid: k8sKey.kid }, { iss: KUBERNETES, sub: 'system:serviceaccount:a:b', aud: KUBEFLOW_CLIENT_ID, exp: NOW + 60, iat: NOW }, k8sKey), code: 'ERR_TOKEN_CLAIM_INVALID', claim: 'aud' },
+    { name: 'several audiences including us without azp', token: () => dexToken({ aud: ['peer-client', KUBEFLOW_CLIENT_ID] }), code: 'ERR_TOKEN_CLAIM_INVALID', claim: 'azp' },
+    { name: 'several audiences including us with azp another client', token: () => dexToken({ aud: ['peer-client', KUBEFLOW_CLIENT_ID], azp: 'peer-client' }), code: 'ERR_TOKEN_CLAIM_INVALID', claim: 'azp' },
+    { name: 'our audience with azp another client', token: () => dexToken({ azp: 'peer-client' }), code: 'ERR_TOKEN_CLAIM_INVALID', claim: 'azp' },
+    { name: 'an RS256 token whose kid names an EC key', token: () => dexToken({}, { kid: ecKey.kid }), code: 'ERR_TOKEN_MALFORMED' },
+  ]
+  for (const refusal of refusals) {
+    const { verifier, lookups } = setup()
+    const error = await verifier.verify(await refusal.token()).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    )
+    t.type(error, TokenRejectedError, `${refusal.name}: refused`)
+    t.match(error, { code: refusal.code, claim: refusal.claim }, `${refusal.name}: ${refusal.code}`)
+    if (refusal.beforeKeys) t.same(lookups, [], `${refusal.name}: refused before any key lookup`)
+  }
+})
+
+t.test('a token of exactly maxTokenBytes is not too large', async (t) => {
+  const token = await dexToken()
+  const { verifier } = setup({ maxTokenBytes: token.length })
+  t.ok(await verifier.verify(token))
+  await t.rejects(setup({ maxTokenBytes: token.length - 1 }).verifier.verify(token), { code: 'ERR_TOKEN_TOO_LARGE' })
+})
+
+t.test('a header kid is only ever a lookup key', async (t) => {
+  const { verifier, lookups } = setup()
+  const kid = "x' OR '1'='1"
+  await t.rejects(verifier.verify(await dexToken({}, { kid })), { code: 'ERR_TOKEN_UNKNOWN_KEY' })
+  t.same(lookups, [`${kid}/RS256`])
+})
+
+t.test('an unavailable key set is reported as such, not as a bad token', async (t) => {
+  const { verifier } = setup({}, () => {
+    throw new ProviderUnavailableError()
+  })
+  await t.rejects(verifier.verify(await dexToken()), ProviderUnavailableError)
+})
+
+t.test('our own errors raised while jose verifies pass through unchanged', async (t) => {
+  const ours = new TokenRejectedError('ERR_TOKEN_UNKNOWN_KEY', 'token signed by an unknown key')
+  // jose calls a function key to resolve the key; a throwing one stands for a failure of ours inside jose.
+  const throwing = (() => {
+    throw ours
+  }) as unknown as VerificationKey
+  const { verifier } = setup({}, () => ({ [dexKey.kid]: throwing }))
+  const error = await verifier.verify(await dexToken()).catch((caught: unknown) => caught)
+  t.equal(error, ours)
+})
+
+t.test('refusals mapped from jose keep jose\'s error as cause', async (t) => {
+  const { verifier } = setup()
+  const error = await verifier.verify(await dexToken({ exp: NOW - 3600 })).catch((caught: unknown) => caught)
+  t.match(error, { code: 'ERR_TOKEN_EXPIRED', cause: { code: 'ERR_JWT_EXPIRED' } })
+})
