@@ -50,10 +50,12 @@ export function createIssuer(options: IssuerOptions): Issuer {
       options.onReady?.()
     } catch (error) {
       if (closed) return
-      options.onError?.(error instanceof ProviderUnavailableError ? error : new ProviderUnavailableError(undefined, { cause: error }), delayMs)
-      timer = setTimeout(() => void attempt(), delayMs)
+      const retryInMs = delayMs
+      // Scheduled before onError runs, so a close() from inside onError cancels it.
+      timer = setTimeout(() => void attempt(), retryInMs)
       timer.unref()
       delayMs = Math.min(delayMs * 2, maxDelayMs)
+      options.onError?.(error instanceof ProviderUnavailableError ? error : new ProviderUnavailableError(undefined, { cause: error }), retryInMs)
     }
   }
 

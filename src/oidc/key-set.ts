@@ -73,6 +73,8 @@ export function createKeySet(options: KeySetOptions): KeySet {
       // Keep already-imported keys: importing costs more than the lookup.
       next.set(jwk.kid, keys.get(jwk.kid) ?? { jwk, imported: new Map() })
     }
+    // An empty set is an outage, not a rotation: keep verifying with the keys we had.
+    if (next.size === 0) throw new ProviderUnavailableError('identity provider published no signing keys')
     keys = next
     loaded = true
     fetchedAt = options.clock.now()

@@ -157,19 +157,33 @@ t.test('by default retries start at 1 s and are capped at 30 s', async (t) => {
   })
 })
 
-t.test('a failure that is not a ProviderUnavailableError is reported as one, keeping the original as cause', async (t) => {
-  // A discovery document of JSON `null` makes discover() throw a TypeError (see discovery.test.ts).
-  const stub = provider([ok(null)], [jwksDocument()])
-  const seen = events()
-  const issuer = issuerWith(stub.fetch, { onError: seen.onError, retry: { initialMs: 60_000, maxMs: 60_000 } })
-  await issuer.start()
-  const [event] = seen.seen
-  t.equal(event?.type, 'error')
-  const error = (event as { error: ProviderUnavailableError }).error
-  t.type(error, ProviderUnavailableError)
-  t.equal(error.code, 'ERR_PROVIDER_UNAVAILABLE')
-  t.type(error.cause, TypeError)
-  issuer.close()
+t.test('an unexpected error inside an attempt is reported as a ProviderUnavailableError keeping the original as cause, and retried', async (t) => {
+  await withMockTimers(async (timers) => {
+    const stub = provider([discoveryDocument()], [jwksDocument()])
+    const seen = events()
+    const bug = new TypeError('onReady failed')
+    let readyCalls = 0
+    const issuer = issuerWith(stub.fetch, {
+      onError: seen.onError,
+      onReady: () => {
+        if (++readyCalls === 1) throw bug
+        seen.onReady()
+      },
+      retry: { initialMs: 10, maxMs: 10 },
+    })
+    await issuer.start()
+    const [event] = seen.seen
+    t.equal(event?.type, 'error')
+    const error = (event as { error: ProviderUnavailableError }).error
+    t.type(error, ProviderUnavailableError)
+    t.equal(error.code, 'ERR_PROVIDER_UNAVAILABLE')
+    t.equal(error.cause, bug)
+    const next = seen.next()
+    timers.tick(10)
+    await next
+    t.equal(seen.seen.at(-1)?.type, 'ready', 'the retry succeeded')
+    issuer.close()
+  })
 })
 
 t.test('failures without an onError callback still retry', async (t) => {

@@ -1,6 +1,5 @@
 /** The JWKS of one issuer: lookup by kid, rate-limited refetch on unknown kids, stale refresh, last good keys kept. */
 import t from 'tap'
-import type { JWK } from 'jose'
 import type { Clock } from '../../../src/clock.js'
 import { ProviderUnavailableError } from '../../../src/errors.js'
 import type { Fetch } from '../../../src/http/fetch.js'
@@ -327,4 +326,19 @@ t.test('a JWKS body of null is malformed (ERR_PROVIDER_UNAVAILABLE)', async (t) 
   const { fetch } = fakeFetch(json(null))
   const keys = keySet(fetch, fakeClock())
   await t.rejects(keys.refresh(), { code: 'ERR_PROVIDER_UNAVAILABLE' })
+})
+
+t.test('a JWKS with no usable signing key is an outage: the keys already loaded stay in use', async (t) => {
+  const { fetch, answer } = fakeFetch(jwks(a.publicJwk))
+  const clock = fakeClock()
+  const keys = keySet(fetch, clock)
+  await keys.refresh()
+  answer(jwks({ ...b.publicJwk, use: 'enc' }))
+  await t.rejects(keys.refresh(), { code: 'ERR_PROVIDER_UNAVAILABLE' })
+  t.ok(keys.hasKeys(), 'still ready')
+  t.ok(await keys.keyFor(a.kid, 'RS256'), 'the earlier key still verifies')
+
+  const empty = keySet(fakeFetch(jwks()).fetch, fakeClock())
+  await t.rejects(empty.refresh(), { code: 'ERR_PROVIDER_UNAVAILABLE' })
+  t.notOk(empty.hasKeys(), 'an empty first answer does not make the service ready')
 })

@@ -56,7 +56,8 @@ function setup(options: Partial<TokenVerifierOptions> = {}, dexKeys?: () => Reco
       audience: KUBEFLOW_CLIENT_ID,
       primary: true,
     },
-    { issuer: fakeIssuer(KUBERNETES, () => ({ [k8sKey.kid]: k8sKey.publicKey }), lookups), audience: 'istio-ca', primary: false },
+    // An EXTRA_JWT_ISSUERS entry without `=audience` trusts every AUDIENCES value.
+    { issuer: fakeIssuer(KUBERNETES, () => ({ [k8sKey.kid]: k8sKey.publicKey }), lookups), audience: ['istio-ca', 'pipelines.kubeflow.org'], primary: false },
   ]
   const verifier = createTokenVerifier({
     issuers,
@@ -109,6 +110,18 @@ t.test('accepts a token of an extra issuer for its own audience, marked not prim
   t.equal(verified.issuer, KUBERNETES)
   t.equal(verified.primary, false)
   t.equal(verified.expiresAtMs, (NOW + 60) * 1000)
+})
+
+t.test('an issuer trusted for several audiences accepts any one of them, and azp naming any of them', async (t) => {
+  const { verifier } = setup()
+  const k8sToken = (claims: Claims) =>
+    signCompact({ alg: 'RS256', kid: k8sKey.kid }, { iss: KUBERNETES, sub: 'system:serviceaccount:kubeflow:runner', exp: NOW + 60, iat: NOW, ...claims }, k8sKey)
+  t.ok(await verifier.verify(await k8sToken({ aud: 'pipelines.kubeflow.org' })), 'the second audience as a string')
+  t.ok(await verifier.verify(await k8sToken({ aud: ['other', 'istio-ca'], azp: 'istio-ca' })), 'several audiences, azp ours')
+  t.ok(await verifier.verify(await k8sToken({ aud: ['istio-ca', 'pipelines.kubeflow.org'], azp: 'pipelines.kubeflow.org' })))
+  await t.rejects(verifier.verify(await k8sToken({ aud: 'other' })), { code: 'ERR_TOKEN_CLAIM_INVALID', claim: 'aud' })
+  await t.rejects(verifier.verify(await k8sToken({ aud: ['other', 'istio-ca'], azp: 'other' })), { code: 'ERR_TOKEN_CLAIM_INVALID', claim: 'azp' })
+  await t.rejects(verifier.verify(await k8sToken({ aud: KUBEFLOW_CLIENT_ID })), { code: 'ERR_TOKEN_CLAIM_INVALID', claim: 'aud' }, 'the primary audience is not an extra issuer\'s')
 })
 
 t.test('accepts another algorithm only when it is on the allowlist', async (t) => {

@@ -1,0 +1,148 @@
+/** The verified-token cache: successes only, bounded by the token's exp and maxTtlMs, LRU-evicted, keyed by a hash. */
+import t from 'tap'
+import { TokenRejectedError } from '../../../src/errors.js'
+import { createCachingVerifier } from '../../../src/oidc/token-cache.js'
+import type { TokenVerifier, VerifiedToken } from '../../../src/oidc/token-verifier.js'
+
+const START = 1_750_000_000_000
+
+function fakeClock() {
+  let now = START
+  return { now: () => now, advance: (ms: number) => void (now += ms) }
+}
+
+/** An inner verifier that accepts tokens starting with `ok`, expiring `expiresInMs` after START, and counts calls. */
+function innerVerifier(expiresInMs = 3_600_000) {
+  const calls: string[] = []
+  const verifier: TokenVerifier = {
+    async verify(token) {
+      calls.push(token)
+      if (!token.startsWith('ok')) throw new TokenRejectedError('ERR_TOKEN_SIGNATURE_INVALID', 'token signature invalid')
+      const verified: VerifiedToken = { token, issuer: 'https://dex', primary: true, claims: { sub: token }, expiresAtMs: START + expiresInMs }
+      return verified
+    },
+  }
+  return { verifier, calls }
+}
+
+t.test('a repeated token is answered from the cache', async (t) => {
+  const inner = innerVerifier()
+  const cache = createCachingVerifier(inner.verifier, { clock: fakeClock() })
+  const first = await cache.verify('ok-1')
+  const second = await cache.verify('ok-1')
+  t.equal(second, first, 'the same verified result')
+  t.same(inner.calls, ['ok-1'], 'verified once')
+  t.equal(cache.stats.hits(), 1)
+  t.equal(cache.stats.misses(), 1)
+  t.equal(cache.stats.size(), 1)
+})
+
+t.test('refusals are not cached', async (t) => {
+  const inner = innerVerifier()
+  const cache = createCachingVerifier(inner.verifier, { clock: fakeClock() })
+  await t.rejects(cache.verify('bad'), { code: 'ERR_TOKEN_SIGNATURE_INVALID' })
+  await t.rejects(cache.verify('bad'), { code: 'ERR_TOKEN_SIGNATURE_INVALID' })
+  t.same(inner.calls, ['bad', 'bad'], 'verified each time')
+  t.equal(cache.stats.size(), 0)
+  t.equal(cache.stats.misses(), 2)
+  t.equal(cache.stats.hits(), 0)
+})
+
+t.test('an entry never outlives its token exp', async (t) => {
+  const inner = innerVerifier(60_000)
+  const clock = fakeClock()
+  const cache = createCachingVerifier(inner.verifier, { clock, maxTtlMs: 600_000 })
+  await cache.verify('ok-1')
+  clock.advance(59_999)
+  await cache.verify('ok-1')
+  t.equal(inner.calls.length, 1, 'cached until just before exp')
+  clock.advance(1)
+  await cache.verify('ok-1')
+  t.equal(inner.calls.length, 2, 'verified again at exp (where the verifier decides about skew)')
+})
+
+t.test('an entry never outlives maxTtlMs, so a key withdrawn from the JWKS stops working soon', async (t) => {
+  const inner = innerVerifier()
+  const clock = fakeClock()
+  const cache = createCachingVerifier(inner.verifier, { clock, maxTtlMs: 1_000 })
+  await cache.verify('ok-1')
+  clock.advance(999)
+  await cache.verify('ok-1')
+  t.equal(inner.calls.length, 1)
+  clock.advance(1)
+  await cache.verify('ok-1')
+  t.equal(inner.calls.length, 2)
+  t.equal(cache.stats.size(), 1, 'the expired entry was replaced, not duplicated')
+})
+
+t.test('by default entries live at most 5 minutes', async (t) => {
+  const inner = innerVerifier()
+  const clock = fakeClock()
+  const cache = createCachingVerifier(inner.verifier, { clock })
+  await cache.verify('ok-1')
+  clock.advance(299_999)
+  await cache.verify('ok-1')
+  t.equal(inner.calls.length, 1)
+  clock.advance(1)
+  await cache.verify('ok-1')
+  t.equal(inner.calls.length, 2)
+})
+
+t.test('an expired entry that fails verification again is dropped', async (t) => {
+  let accept = true
+  const calls: string[] = []
+  const verifier: TokenVerifier = {
+    async verify(token) {
+      calls.push(token)
+      if (!accept) throw new TokenRejectedError('ERR_TOKEN_EXPIRED', 'token expired')
+      return { token, issuer: 'https://dex', primary: true, claims: {}, expiresAtMs: START + 1_000 }
+    },
+  }
+  const clock = fakeClock()
+  const cache = createCachingVerifier(verifier, { clock })
+  await cache.verify('ok-1')
+  accept = false
+  clock.advance(1_000)
+  await t.rejects(cache.verify('ok-1'), { code: 'ERR_TOKEN_EXPIRED' })
+  t.equal(cache.stats.size(), 0)
+})
+
+t.test('beyond maxEntries the least recently used entry is evicted', async (t) => {
+  const inner = innerVerifier()
+  const cache = createCachingVerifier(inner.verifier, { clock: fakeClock(), maxEntries: 2 })
+  await cache.verify('ok-a')
+  await cache.verify('ok-b')
+  await cache.verify('ok-a') // a is now the most recently used
+  await cache.verify('ok-c') // evicts b
+  t.equal(cache.stats.size(), 2)
+  inner.calls.length = 0
+  await cache.verify('ok-a')
+  await cache.verify('ok-c')
+  t.same(inner.calls, [], 'a and c are still cached')
+  await cache.verify('ok-b')
+  t.same(inner.calls, ['ok-b'], 'b was evicted')
+  t.equal(cache.stats.size(), 2)
+})
+
+t.test('by default it holds 10 000 entries', async (t) => {
+  const inner = innerVerifier()
+  const cache = createCachingVerifier(inner.verifier, { clock: fakeClock() })
+  for (let i = 0; i <= 10_000; i++) await cache.verify(`ok-${i}`)
+  t.equal(cache.stats.size(), 10_000)
+  inner.calls.length = 0
+  await cache.verify('ok-10000')
+  await cache.verify('ok-1')
+  t.same(inner.calls, [], 'the newest entries are kept')
+  await cache.verify('ok-0')
+  t.same(inner.calls, ['ok-0'], 'the oldest was evicted')
+})
+
+t.test('tokens differing in one character are different entries', async (t) => {
+  const inner = innerVerifier()
+  const cache = createCachingVerifier(inner.verifier, { clock: fakeClock() })
+  const a = await cache.verify('ok-token-a')
+  const b = await cache.verify('ok-token-b')
+  t.not(a, b)
+  t.equal(b.token, 'ok-token-b')
+  t.same(inner.calls, ['ok-token-a', 'ok-token-b'])
+})
