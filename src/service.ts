@@ -6,15 +6,16 @@
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { buildCheckApp, buildOpsApp } from './app.js'
-import { createChecker } from './authz/check.js'
-import { createReplyBuilder } from './authz/reply.js'
+import { createChecker, type CheckRequest, type CheckResult } from './authz/check.js'
+import type { Decision } from './authz/decision.js'
+import { createReplyBuilder, type CheckReply } from './authz/reply.js'
 import type { Clock } from './clock.js'
 import type { Config } from './config/types.js'
 import { createFetchWithCa, type Fetch } from './http/fetch.js'
 import { createIssuer, type Issuer } from './oidc/issuer.js'
 import { createCachingVerifier } from './oidc/token-cache.js'
 import { createTokenVerifier } from './oidc/token-verifier.js'
-import { createMetrics } from './ops/metrics.js'
+import { createMetrics, type Metrics } from './ops/metrics.js'
 
 /** How to reach the Kubernetes API as this pod (for service-account token issuers). */
 export interface KubernetesCredentials {
@@ -34,6 +35,10 @@ export interface ServiceDependencies {
 export interface Service {
   readonly checkApp: FastifyInstance
   readonly opsApp: FastifyInstance
+  /** The transport-free check and reply builder, for other transports (gRPC). */
+  readonly check: (request: CheckRequest) => Promise<CheckResult>
+  readonly reply: (decision: Decision) => CheckReply
+  readonly metrics: Metrics
   readonly primaryIssuer: Issuer
   isReady(): boolean
   /** Starts discovery for every issuer (retrying in the background); never rejects. */
@@ -107,6 +112,9 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
   return {
     checkApp,
     opsApp,
+    check,
+    reply,
+    metrics,
     primaryIssuer,
     isReady,
     async startIssuers() {
