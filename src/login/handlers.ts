@@ -1,0 +1,263 @@
+/**
+ * Login start, callback, logout, sign-out and the after-logout page, each producing a CheckReply
+ * (never a 200: a 200 would let Envoy forward the request upstream). Errors become readable 4xx
+ * pages with a "log in again" link — never a 5xx (Envoy's bare 403), never a redirect loop.
+ * Every reply carries `Cache-Control: no-store` and `Referrer-Policy: no-referrer`; no Location
+ * is ever built from `Host` or `X-Forwarded-Host` (only configured URLs and the original path).
+ */
+import { randomBytes } from 'node:crypto'
+import * as client from 'openid-client'
+import type { Clock } from '../clock.js'
+import type { Config } from '../config/types.js'
+import { AuthServiceError, ProviderUnavailableError, SessionStoreUnavailableError, type AuthServiceErrorCode } from '../errors.js'
+import type { CheckReply, HeaderList } from '../authz/reply.js'
+import { identityFromClaims, type IdentityRules } from '../authz/identity.js'
+import type { TokenVerifier } from '../oidc/token-verifier.js'
+import { afterLogoutBody, crossSiteSignOutBody, loginFailedBody } from '../pages/login-pages.js'
+import { unavailableBody, type DenyBody } from '../pages/deny-pages.js'
+import { claimsForSession } from '../session/claims.js'
+import type { KeyRing } from '../session/keys.js'
+import type { Session } from '../session/session.js'
+import type { SessionStore } from '../session/store.js'
+import { clearCookie, isSecure, setCookie, type CookieContext } from './cookies.js'
+import { FLOW_TTL_SECONDS, MAX_FLOWS, flowCookieName, newFlow, openFlow, presentFlowCookies, sealFlow } from './flow.js'
+import { safeRelativeTarget } from './safe-target.js'
+import { clearSessionCookies, writeSessionCookies } from './session-cookie.js'
+import { sessionTickets } from './session-tickets.js'
+import type { TokenClient } from './token-client.js'
+
+/** What the handlers need to know about the request. */
+export interface FlowRequest extends CookieContext {
+  readonly method: string
+  readonly target: string
+  readonly query: string
+  readonly headers: Readonly<Record<string, string | undefined>>
+  readonly cookies: Record<string, string | undefined>
+}
+
+export interface HandlerResult {
+  readonly reply: CheckReply
+  readonly outcome: string
+  readonly reason: string
+  readonly codes?: readonly AuthServiceErrorCode[]
+  readonly user?: string
+}
+
+export interface ProviderEndpoints {
+  authorization(): string | undefined
+  endSession(): string | undefined
+}
+
+export interface LoginHandlerOptions {
+  readonly config: Config
+  readonly clock: Clock
+  readonly flowRing: KeyRing
+  readonly store: SessionStore
+  readonly tokens: TokenClient
+  readonly verifier: TokenVerifier
+  readonly identityRules: IdentityRules
+  readonly identityClaims: readonly string[]
+  readonly endpoints: ProviderEndpoints
+}
+
+const NO_STORE: HeaderList = [
+  ['cache-control', 'no-store'],
+  ['referrer-policy', 'no-referrer'],
+]
+
+const cookieHeaders = (cookies: readonly string[]): Array<[string, string]> => cookies.map((cookie) => ['set-cookie', cookie])
+
+function redirect(location: string, cookies: readonly string[]): CheckReply {
+  return { kind: 'deny', status: 302, headers: [['location', location], ...NO_STORE, ...cookieHeaders(cookies)], body: '' }
+}
+
+function pageReply(status: number, body: DenyBody, cookies: readonly string[] = [], extra: HeaderList = []): CheckReply {
+  return { kind: 'deny', status, headers: [['content-type', body.contentType], ...NO_STORE, ...extra, ...cookieHeaders(cookies)], body: body.body }
+}
+
+function withQuery(base: string, params: Record<string, string>): string {
+  const query = new URLSearchParams(params).toString()
+  return `${base}${base.includes('?') ? '&' : '?'}${query}`
+}
+
+export function createLoginHandlers(options: LoginHandlerOptions) {
+  const { config, clock, store } = options
+  const secureFor = (request: CookieContext) => isSecure(config, request)
+
+  async function start(request: FlowRequest, extraCookies: readonly string[] = []): Promise<HandlerResult> {
+    const authorization = options.endpoints.authorization()
+    if (!authorization) {
+      return { reply: pageReply(401, unavailableBody('navigation', 5), [], [['retry-after', '5']]), outcome: 'unavailable', reason: 'PROVIDER_UNAVAILABLE' }
+    }
+    const flow = newFlow(safeRelativeTarget(request.target), clock.now())
+    const cookies = [...extraCookies]
+    // At most MAX_FLOWS logins at once: evict the oldest so a state-cookie flood stays bounded.
+    const present = presentFlowCookies(request.cookies)
+    for (const name of present.slice(0, Math.max(0, present.length - (MAX_FLOWS - 1)))) cookies.push(clearCookie(name, secureFor(request)))
+    cookies.push(
+      setCookie(flowCookieName(flow.state), await sealFlow(flow, options.flowRing), {
+        maxAgeSeconds: FLOW_TTL_SECONDS,
+        httpOnly: true,
+        // Lax, whatever SESSION_SAME_SITE says: the IdP's top-level redirect back must carry it.
+        sameSite: 'Lax',
+        secure: secureFor(request),
+      }),
+    )
+    const location = withQuery(authorization, {
+      response_type: 'code',
+      client_id: config.clientId,
+      redirect_uri: config.redirectUrl,
+      scope: config.scopes.join(' '),
+      state: flow.state,
+      nonce: flow.nonce,
+      code_challenge: await client.calculatePKCECodeChallenge(flow.codeVerifier),
+      // Explicit: Dex treats a missing method as `plain` (dex-rp-conformance-security.md §1.5).
+      code_challenge_method: 'S256',
+    })
+    return { reply: redirect(location, cookies), outcome: 'login', reason: 'LOGIN_REQUIRED' }
+  }
+
+  function failed(status: number, code: AuthServiceErrorCode, message: string, cookies: readonly string[] = []): HandlerResult {
+    return { reply: pageReply(status, loginFailedBody(message), cookies), outcome: 'callback-failed', reason: code, codes: [code] }
+  }
+
+  async function callback(request: FlowRequest): Promise<HandlerResult> {
+    const params = new URLSearchParams(request.query)
+    const state = params.get('state') ?? ''
+    const flowCookie = state ? flowCookieName(state) : undefined
+    const clearFlow = flowCookie && request.cookies[flowCookie] !== undefined ? [clearCookie(flowCookie, secureFor(request))] : []
+    const idpError = params.get('error')
+    if (idpError !== null) {
+      // RFC 6749 §4.1.2.1; the value is the IdP's, shown escaped, never reflected unescaped.
+      return failed(idpError === 'access_denied' ? 403 : 400, 'ERR_LOGIN_PROVIDER_ERROR', `The identity provider refused the sign-in (${idpError.slice(0, 64)}).`, clearFlow)
+    }
+    if (!state) return failed(400, 'ERR_LOGIN_STATE_MISSING', 'The sign-in response is incomplete.')
+    const flow = await openFlow(flowCookie && request.cookies[flowCookie], state, options.flowRing, clock.now())
+    if (!flow) {
+      return failed(400, 'ERR_LOGIN_STATE_MISMATCH', 'This sign-in has expired or was started in another browser.', clearFlow)
+    }
+    const code = params.get('code')
+    if (!code) return failed(400, 'ERR_LOGIN_STATE_MISSING', 'The sign-in response is incomplete.', clearFlow)
+
+    let session: Session
+    try {
+      const tokens = await options.tokens.exchangeCode(code, config.redirectUrl, flow.codeVerifier)
+      // Signature checked even over plain http (Kubeflow's in-cluster Dex), then iss, aud, exp, nonce.
+      const verified = await options.verifier.verify(tokens.idToken)
+      if (verified.claims.nonce !== flow.nonce) return failed(400, 'ERR_LOGIN_TOKEN_INVALID', 'The sign-in response did not match this sign-in.', clearFlow)
+      identityFromClaims(verified.claims, options.identityRules, { primary: true, token: tokens.idToken })
+      const now = clock.now()
+      session = {
+        id: randomBytes(32).toString('base64url'),
+        claims: claimsForSession(verified.claims, options.identityClaims),
+        idToken: tokens.idToken,
+        refreshToken: tokens.refreshToken,
+        idTokenExpiresAt: verified.expiresAtMs,
+        createdAt: now,
+        expiresAt: now + config.sessionMaxAgeSeconds * 1000,
+      }
+    } catch (error) {
+      if (error instanceof ProviderUnavailableError) {
+        return failed(400, 'ERR_LOGIN_EXCHANGE_FAILED', 'The identity provider is unavailable. Try again shortly.', clearFlow)
+      }
+      const code = error instanceof AuthServiceError ? error.code : 'ERR_LOGIN_EXCHANGE_FAILED'
+      const exchange = code === 'ERR_LOGIN_EXCHANGE_FAILED'
+      return failed(exchange ? 400 : 403, exchange ? code : 'ERR_LOGIN_TOKEN_INVALID', exchange ? 'The sign-in could not be completed.' : 'Your account cannot be used to sign in here.', clearFlow)
+    }
+    let ticket: string
+    try {
+      ticket = await store.save(session, clock.now())
+    } catch (error) {
+      if (!(error instanceof SessionStoreUnavailableError)) throw error
+      return { reply: pageReply(401, unavailableBody('navigation', 5), clearFlow, [['retry-after', '5']]), outcome: 'unavailable', reason: 'SESSION_STORE_UNAVAILABLE' }
+    }
+    // The session that this login replaces (if any) ends server-side: no fixation, no leftovers.
+    for (const candidate of sessionTickets(request.headers, request.cookies, config)) {
+      if (candidate.from === 'session-cookie') await store.remove(candidate.ticket).catch(() => undefined)
+    }
+    const target = config.afterLoginUrl ? withQuery(config.afterLoginUrl, { next: flow.target }) : safeRelativeTarget(flow.target)
+    const cookies = [...writeSessionCookies(config, ticket, config.sessionMaxAgeSeconds, request, request.cookies), ...clearFlow]
+    const user = identityFromClaims(session.claims, options.identityRules, { primary: true, token: session.idToken }).userId
+    return { reply: redirect(target, cookies), outcome: 'login-complete', reason: 'LOGIN_COMPLETE', user }
+  }
+
+  /** The session this request carries, as stored, or undefined. */
+  async function findSession(request: FlowRequest, allowCookie: boolean): Promise<{ ticket: string; session: Session } | undefined> {
+    for (const candidate of sessionTickets(request.headers, request.cookies, config)) {
+      if (candidate.from === 'session-cookie' && !allowCookie) continue
+      const session = await store.load(candidate.ticket, clock.now())
+      if (session) return { ticket: candidate.ticket, session }
+    }
+    return undefined
+  }
+
+  /** With SameSite=None a cross-site POST would carry the cookie: require a same-origin signal (RFC 9700 §4.7 spirit). */
+  function sameOrigin(request: FlowRequest): boolean {
+    if (config.sessionSameSite !== 'None') return true
+    if (request.headers['sec-fetch-site'] === 'same-origin') return true
+    const origin = request.headers.origin
+    const host = request.headers.host
+    if (!origin || !host) return false
+    try {
+      return new URL(origin).host === host
+    } catch {
+      return false
+    }
+  }
+
+  async function endSession(found: { ticket: string; session: Session }): Promise<void> {
+    await store.remove(found.ticket)
+    if (found.session.refreshToken) await options.tokens.revoke(found.session.refreshToken)
+  }
+
+  async function logout(request: FlowRequest): Promise<HandlerResult> {
+    let found
+    try {
+      found = await findSession(request, sameOrigin(request))
+      if (found) await endSession(found)
+    } catch (error) {
+      if (!(error instanceof SessionStoreUnavailableError)) throw error
+      return { reply: pageReply(401, unavailableBody('api', 5), [], [['retry-after', '5']]), outcome: 'unavailable', reason: 'SESSION_STORE_UNAVAILABLE' }
+    }
+    if (!found) {
+      const body: DenyBody = { contentType: 'application/json; charset=utf-8', body: JSON.stringify({ error: 'unauthenticated', message: 'No session to log out of.' }) }
+      return { reply: pageReply(401, body, [], [['www-authenticate', 'Bearer realm="authservice"']]), outcome: 'logout-refused', reason: 'NO_SESSION' }
+    }
+    // 201, not 200: a 200 would make Envoy forward the request upstream (oidc-authservice server.go).
+    const body: DenyBody = { contentType: 'application/json; charset=utf-8', body: JSON.stringify({ afterLogoutURL: config.afterLogoutUrl }) }
+    return { reply: pageReply(201, body, clearSessionCookies(config, request, request.cookies)), outcome: 'logout', reason: 'LOGOUT' }
+  }
+
+  async function signOut(request: FlowRequest): Promise<HandlerResult> {
+    if (request.headers['sec-fetch-site'] === 'cross-site') {
+      return { reply: pageReply(403, crossSiteSignOutBody()), outcome: 'logout-refused', reason: 'CROSS_SITE' }
+    }
+    let found
+    try {
+      found = await findSession(request, true)
+      if (found) await endSession(found)
+    } catch (error) {
+      if (!(error instanceof SessionStoreUnavailableError)) throw error
+      return { reply: pageReply(401, unavailableBody('navigation', 5), [], [['retry-after', '5']]), outcome: 'unavailable', reason: 'SESSION_STORE_UNAVAILABLE' }
+    }
+    const rd = new URLSearchParams(request.query).get('rd') ?? undefined
+    const afterLogout = config.afterLogoutUrl
+    let location = safeRelativeTarget(rd, afterLogout)
+    const endSessionEndpoint = options.endpoints.endSession()
+    if (endSessionEndpoint && found) {
+      // RP-initiated logout (OIDC RP-Initiated Logout 1.0 §2); the return URL must be absolute and registered.
+      const params: Record<string, string> = { id_token_hint: found.session.idToken, client_id: config.clientId }
+      if (/^https?:\/\//.test(afterLogout)) params.post_logout_redirect_uri = afterLogout
+      location = withQuery(endSessionEndpoint, params)
+    }
+    return { reply: redirect(location, clearSessionCookies(config, request, request.cookies)), outcome: 'logout', reason: 'SIGN_OUT' }
+  }
+
+  function afterLogout(): HandlerResult {
+    return { reply: pageReply(401, afterLogoutBody()), outcome: 'after-logout', reason: 'AFTER_LOGOUT' }
+  }
+
+  return { start, callback, logout, signOut, afterLogout }
+}
+
+export type LoginHandlers = ReturnType<typeof createLoginHandlers>

@@ -1,0 +1,35 @@
+/**
+ * Where a request carries a session: `AUTH_HEADER` (default `Authorization`, with `Bearer ` or
+ * bare — oidc-authservice clients and the Kubeflow Pipelines SDK send the cookie value that way)
+ * and the session cookie (reassembled from chunks). A JWT-shaped value is a bearer token, not a
+ * session, and is left to the JWT verifier.
+ */
+import type { Config } from '../config/types.js'
+import { readSessionTicket } from './session-cookie.js'
+
+export interface TicketCandidate {
+  readonly from: 'session-header' | 'session-cookie'
+  readonly ticket: string
+}
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
+
+export function headerTicket(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined
+  const trimmed = value.trim()
+  const ticket = trimmed.slice(0, 7).toLowerCase() === 'bearer ' ? trimmed.slice(7).trim() : trimmed
+  return ticket === '' || JWT_SHAPE.test(ticket) || ticket.includes(' ') ? undefined : ticket
+}
+
+export function sessionTickets(
+  headers: Readonly<Record<string, string | undefined>>,
+  cookies: Record<string, string | undefined>,
+  config: Pick<Config, 'authHeader' | 'sessionCookieName'>,
+): TicketCandidate[] {
+  const candidates: TicketCandidate[] = []
+  const fromHeader = headerTicket(headers[config.authHeader])
+  if (fromHeader !== undefined) candidates.push({ from: 'session-header', ticket: fromHeader })
+  const fromCookie = readSessionTicket(cookies, config.sessionCookieName)
+  if (fromCookie !== undefined && fromCookie !== fromHeader) candidates.push({ from: 'session-cookie', ticket: fromCookie })
+  return candidates
+}

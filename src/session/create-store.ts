@@ -1,0 +1,45 @@
+/** The session store named by SESSION_STORE_TYPE, with its keys and Redis address from the config. */
+import type { Config } from '../config/types.js'
+import { ConfigError } from '../errors.js'
+import { createCookieStore } from './cookie-store.js'
+import { deriveKeys } from './keys.js'
+import { createRedisStore } from './redis-store.js'
+import type { SessionStore } from './store.js'
+
+export type SessionStoreConfig = Pick<
+  Config,
+  'sessionStoreType' | 'sessionSecrets' | 'clientSecret' | 'redisAddr' | 'redisPassword' | 'redisDb'
+>
+
+export interface SessionStoreHooks {
+  /** Told about Redis connection errors (redis store only), e.g. to log them. */
+  readonly onRedisError?: (error: Error) => void
+}
+
+/**
+ * `host:port` (IPv6 in brackets, as SESSION_STORE_REDIS_ADDR takes it) as ioredis wants it.
+ * @throws ConfigError when the address is missing or has no valid port.
+ */
+export function parseRedisAddress(address: string | undefined): { host: string; port: number } {
+  const match = address === undefined ? null : /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):(\d{1,5})$/.exec(address)
+  const port = Number(match?.[3])
+  if (match === null || !(port >= 1 && port <= 65535)) {
+    throw new ConfigError(['SESSION_STORE_REDIS_ADDR: must be host:port with a port from 1 to 65535'])
+  }
+  return { host: (match[1] ?? match[2]) as string, port }
+}
+
+/**
+ * The configured session store; its keys are derived (HKDF, purpose `session`) from SESSION_SECRETS
+ * or, without them, from CLIENT_SECRET.
+ * @throws ConfigError when there is no secret to derive keys from or the Redis address is invalid.
+ */
+export function createSessionStore(config: SessionStoreConfig, hooks: SessionStoreHooks = {}): SessionStore {
+  const ring = deriveKeys(config, 'session')
+  if (config.sessionStoreType === 'cookie') return createCookieStore({ ring })
+  return createRedisStore({
+    ring,
+    redis: { ...parseRedisAddress(config.redisAddr), password: config.redisPassword, db: config.redisDb },
+    onError: hooks.onRedisError,
+  })
+}

@@ -1,0 +1,82 @@
+/**
+ * Sealing: a JSON value encrypted and authenticated as a compact JWE (RFC 7516) with `alg: dir`,
+ * `enc: A256GCM` and the key's `kid` in the protected header. Used for the cookie store's ticket,
+ * the redis store's value at rest and the login-flow cookie.
+ *
+ * `unseal` is on the hot path of every session check and its input comes from the client, so it
+ * refuses by shape first (length, five base64url parts, the sizes A256GCM gives the IV and the
+ * tag) and never throws: anything malformed, tampered with, sealed under an unknown kid or
+ * expired is simply `undefined`.
+ */
+import { CompactEncrypt, compactDecrypt, type CompactJWEHeaderParameters } from 'jose'
+import { systemClock } from '../clock.js'
+import type { KeyRing } from './keys.js'
+
+/**
+ * The longest sealed value looked at, in characters. A cookie session with a large ID token (many
+ * groups) stays well below it; anything longer is refused before any decoding.
+ */
+export const MAX_SEALED_LENGTH = 65_536
+
+// protected header . (empty: dir has no encrypted key) . 96-bit IV . ciphertext . 128-bit tag
+const SEALED_SHAPE = /^[A-Za-z0-9_-]{1,512}\.\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/
+
+const ALGORITHMS = { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] }
+
+export interface SealOptions {
+  /**
+   * When set, the protected header carries `exp` (RFC 7519 §5.3, seconds, rounded down so the
+   * value never outlives it) and `unseal` refuses the value from then on.
+   */
+  readonly expiresAtMs?: number
+}
+
+export interface UnsealOptions {
+  /** The time `exp` is checked against; the system clock when omitted. */
+  readonly nowMs?: number
+}
+
+/**
+ * Encrypts `value` (as JSON) under the ring's current key.
+ * @throws TypeError when `value` has no JSON form (undefined, a function, a BigInt).
+ */
+export async function seal(value: unknown, ring: KeyRing, options: SealOptions = {}): Promise<string> {
+  const json = JSON.stringify(value) as string | undefined
+  if (json === undefined) throw new TypeError('seal: the value has no JSON form')
+  const header: CompactJWEHeaderParameters = { alg: 'dir', enc: 'A256GCM', kid: ring.current.kid }
+  if (options.expiresAtMs !== undefined) header.exp = Math.floor(options.expiresAtMs / 1000)
+  return new CompactEncrypt(new TextEncoder().encode(json))
+    .setProtectedHeader(header)
+    .encrypt(await ring.current.key)
+}
+
+/** True when `token` could be a value sealed by `seal` (cheap, no decoding). */
+export function looksSealed(token: unknown): token is string {
+  return typeof token === 'string' && token.length <= MAX_SEALED_LENGTH && SEALED_SHAPE.test(token)
+}
+
+/**
+ * The value sealed in `token` under any key of the ring, or undefined when the token is malformed,
+ * tampered with, under an unknown kid, or past its `exp`. Never throws.
+ */
+export async function unseal(token: string, ring: KeyRing, options: UnsealOptions = {}): Promise<unknown> {
+  if (!looksSealed(token)) return undefined
+  try {
+    const { plaintext, protectedHeader } = await compactDecrypt(
+      token,
+      (header: CompactJWEHeaderParameters) => {
+        const key = ring.all.get(header.kid ?? '')
+        if (key === undefined) throw new Error('unknown kid')
+        return key.key
+      },
+      ALGORITHMS,
+    )
+    const { exp } = protectedHeader
+    if (exp !== undefined && !(typeof exp === 'number' && (options.nowMs ?? systemClock.now()) < exp * 1000)) {
+      return undefined
+    }
+    return JSON.parse(new TextDecoder().decode(plaintext)) as unknown
+  } catch {
+    return undefined
+  }
+}
