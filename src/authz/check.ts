@@ -97,6 +97,8 @@ export function createChecker(deps: CheckerDependencies): (request: CheckRequest
         sessionEnded = true
         codes.push(outcome.code)
       }
+      // An unknown, expired or tampered ticket is a refused credential, like a bad token.
+      if (outcome.status === 'none') codes.push('ERR_SESSION_INVALID')
       if (outcome.status !== 'valid') continue
       try {
         const identity = identityFromClaims(outcome.session.claims, identityRules, { primary: true, token: outcome.session.idToken })

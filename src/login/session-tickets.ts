@@ -17,7 +17,8 @@ const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 export function headerTicket(value: string | undefined): string | undefined {
   if (value === undefined) return undefined
   const trimmed = value.trim()
-  const ticket = trimmed.slice(0, 7).toLowerCase() === 'bearer ' ? trimmed.slice(7).trim() : trimmed
+  const bearer = /^bearer(?:\s+|$)/i.exec(trimmed)
+  const ticket = bearer ? trimmed.slice(bearer[0].length) : trimmed
   return ticket === '' || JWT_SHAPE.test(ticket) || ticket.includes(' ') ? undefined : ticket
 }
 

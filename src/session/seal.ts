@@ -19,9 +19,28 @@ import type { KeyRing } from './keys.js'
 export const MAX_SEALED_LENGTH = 65_536
 
 // protected header . (empty: dir has no encrypted key) . 96-bit IV . ciphertext . 128-bit tag
-const SEALED_SHAPE = /^[A-Za-z0-9_-]{1,512}\.\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/
+const SEALED_SHAPE = /^([A-Za-z0-9_-]{1,512})\.\.[A-Za-z0-9_-]{16}\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{22})$/
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 
-const ALGORITHMS = { keyManagementAlgorithms: ['dir'], contentEncryptionAlgorithms: ['A256GCM'] }
+/**
+ * True when the last character of a base64url segment carries no stray bits, so that every byte
+ * string has exactly one accepted encoding (decoders ignore those bits: without this check, a
+ * few altered tickets would still open).
+ */
+function isCanonical(segment: string): boolean {
+  const rest = segment.length % 4
+  if (rest === 0) return true
+  if (rest === 1) return false
+  const unusedBits = rest === 2 ? 0b1111 : 0b11
+  return (BASE64URL.indexOf(segment.charAt(segment.length - 1)) & unusedBits) === 0
+}
+
+// Only what seal() makes; never a compressed (`zip`) payload: seal() does not compress.
+const DECRYPT_OPTIONS = {
+  keyManagementAlgorithms: ['dir'],
+  contentEncryptionAlgorithms: ['A256GCM'],
+  maxDecompressedLength: 0,
+}
 
 export interface SealOptions {
   /**
@@ -52,7 +71,9 @@ export async function seal(value: unknown, ring: KeyRing, options: SealOptions =
 
 /** True when `token` could be a value sealed by `seal` (cheap, no decoding). */
 export function looksSealed(token: unknown): token is string {
-  return typeof token === 'string' && token.length <= MAX_SEALED_LENGTH && SEALED_SHAPE.test(token)
+  if (typeof token !== 'string' || token.length > MAX_SEALED_LENGTH) return false
+  const parts = SEALED_SHAPE.exec(token)
+  return parts !== null && isCanonical(parts[1] as string) && isCanonical(parts[2] as string) && isCanonical(parts[3] as string)
 }
 
 /**
@@ -69,7 +90,7 @@ export async function unseal(token: string, ring: KeyRing, options: UnsealOption
         if (key === undefined) throw new Error('unknown kid')
         return key.key
       },
-      ALGORITHMS,
+      DECRYPT_OPTIONS,
     )
     const { exp } = protectedHeader
     if (exp !== undefined && !(typeof exp === 'number' && (options.nowMs ?? systemClock.now()) < exp * 1000)) {

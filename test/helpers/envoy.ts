@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { parseAllDocuments } from 'yaml'
 import { installedPeer } from './peer-manifest.js'
 import { runToCompletion, startPeerProcess } from './peer-process.js'
 import { freePort } from './ports.js'
@@ -68,6 +69,46 @@ export function grpcExtAuthzFilter(cluster: string, timeout = '5s'): Record<stri
       allowed_headers: exact([':authority', ':method', ':path', ':scheme', ...CHECK_REQUEST_HEADERS]),
     },
   }
+}
+
+/**
+ * The ext_authz filter of a rendered EnvoyFilter (`kustomize build` of deploy/, as YAML text, one
+ * object or a list): the `spec.configPatches[].patch.value` that Istio inserts into the gateway,
+ * VERBATIM except the cluster it calls — `server_uri.cluster` and `uri` (HTTP) or
+ * `envoy_grpc.cluster_name` (gRPC) — swapped for `options.cluster`, the test's loopback cluster.
+ * Throws unless there is exactly one ext_authz HTTP_FILTER patch.
+ */
+export function extAuthzFilterFromEnvoyFilter(
+  rendered: string | Record<string, unknown> | Array<Record<string, unknown>>,
+  options: { cluster: string },
+): Record<string, unknown> {
+  type Patch = { applyTo?: string; patch?: { value?: Record<string, unknown> } }
+  const objects: Array<Record<string, unknown>> =
+    typeof rendered === 'string'
+      ? parseAllDocuments(rendered).map((doc) => doc.toJS() as Record<string, unknown>).filter(Boolean)
+      : Array.isArray(rendered)
+        ? rendered
+        : [rendered]
+  const values = objects
+    .filter((object) => object.kind === 'EnvoyFilter')
+    .flatMap((object) => ((object.spec as { configPatches?: Patch[] } | undefined)?.configPatches ?? []))
+    .filter((patch) => patch.applyTo === 'HTTP_FILTER' && patch.patch?.value?.name === 'envoy.filters.http.ext_authz')
+    .map((patch) => patch.patch!.value!)
+  if (values.length !== 1) throw new Error(`expected one ext_authz HTTP_FILTER patch in the EnvoyFilter(s), found ${values.length}`)
+  const filter = structuredClone(values[0]!)
+  const typed = filter.typed_config as {
+    http_service?: { server_uri?: { cluster?: string; uri?: string } }
+    grpc_service?: { envoy_grpc?: { cluster_name?: string } }
+  }
+  if (typed?.http_service?.server_uri) {
+    typed.http_service.server_uri.cluster = options.cluster
+    typed.http_service.server_uri.uri = `http://${options.cluster}`
+  } else if (typed?.grpc_service?.envoy_grpc) {
+    typed.grpc_service.envoy_grpc.cluster_name = options.cluster
+  } else {
+    throw new Error('the ext_authz filter has neither http_service.server_uri nor grpc_service.envoy_grpc')
+  }
+  return filter
 }
 
 export interface GatewayOptions {

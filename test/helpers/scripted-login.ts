@@ -45,7 +45,10 @@ export async function scriptedLogin(gateway: string, startPath: string, email: s
     jar.store(response)
     const location = response.header('location')
     if (response.status >= 300 && response.status < 400 && location) {
-      url = new URL(location, url).toString()
+      const next = new URL(location, url)
+      // Test traffic stays on loopback: never follow a redirect off the gateway (the caller asserts on it).
+      if (next.host !== new URL(gateway).host) return { jar, hops, final: response, finalUrl: url }
+      url = next.toString()
       method = 'GET'
       body = undefined
       continue

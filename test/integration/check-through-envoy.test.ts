@@ -81,13 +81,13 @@ t.test('the check through real Envoy and Dex', { skip }, async (t) => {
     t.equal(upstream.received.length, before, 'the upstream never saw it')
   })
 
-  await t.test('a navigation without a session gets a readable page; OPTIONS gets no free pass', async (t) => {
+  await t.test('a navigation without a session is sent to Dex; OPTIONS gets no free pass', async (t) => {
     const page = await rawRequest(`${envoy.url}/`, { headers: NAVIGATION_HEADERS })
-    t.equal(page.status, 401)
-    t.match(page.header('content-type'), /^text\/html/)
-    t.match(page.body, /Sign-in required/)
+    t.equal(page.status, 302)
+    t.match(page.header('location'), /^\/dex\/auth\?/, 'to the relative OIDC_AUTH_URL through the gateway')
+    t.equal(page.setCookies().filter((cookie) => cookie.startsWith('authservice_flow_')).length, 1, 'with its flow cookie')
     const curl = await rawRequest(`${envoy.url}/`, { headers: { accept: '*/*' } })
-    t.match(curl.header('content-type'), /^text\/html/, 'curl and python-requests (accept: */*) count as navigations')
+    t.equal(curl.status, 302, 'curl and python-requests (accept: */*) count as navigations')
     const options = await fetch(`${envoy.url}/api/v1/pipelines`, { method: 'OPTIONS' })
     t.equal(options.status, 401, 'OPTIONS is checked like any other method')
   })
