@@ -138,6 +138,7 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
     serverPort: withDefault(VARS.SERVER_PORT),
     readinessProbePort: withDefault(VARS.READINESS_PROBE_PORT),
     webServerPort: withDefault(VARS.WEB_SERVER_PORT),
+    grpcPort: optional(VARS.GRPC_PORT),
     logLevel: withDefault(VARS.LOG_LEVEL),
   }
 
@@ -165,6 +166,9 @@ function crossProblems(config: Config): string[] {
   }
   if (config.serverPort === config.readinessProbePort) {
     problems.push('READINESS_PROBE_PORT: must differ from SERVER_PORT')
+  }
+  if (config.grpcPort !== undefined && [config.serverPort, config.readinessProbePort].includes(config.grpcPort)) {
+    problems.push('GRPC_PORT: must differ from SERVER_PORT and READINESS_PROBE_PORT')
   }
   // One header cannot carry both, and the same answer would set and remove it.
   if (config.groupsHeader === config.userIdHeader) {

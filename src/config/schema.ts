@@ -164,6 +164,8 @@ export const VARS = {
   SERVER_PORT: v('SERVER_PORT', '8080', port, 'Port of the ext_authz check server.'),
   READINESS_PROBE_PORT: v('READINESS_PROBE_PORT', '8081', port,
     'Port of the readiness server; must differ from SERVER_PORT.'),
+  GRPC_PORT: v('GRPC_PORT', undefined, port,
+    'Port of the gRPC ext_authz server (envoy.service.auth.v3.Authorization/Check and grpc.health.v1.Health, plaintext HTTP/2) on SERVER_HOSTNAME; empty = off.'),
   WEB_SERVER_PORT: v('WEB_SERVER_PORT', '8082', port,
     'Port of oidc-authservice\'s web server, accepted for compatibility.'),
   LOG_LEVEL: v('LOG_LEVEL', 'info', logLevel,

@@ -101,6 +101,8 @@ export interface Config {
   readonly serverPort: number // SERVER_PORT (8080)
   readonly readinessProbePort: number // READINESS_PROBE_PORT (8081)
   readonly webServerPort: number // WEB_SERVER_PORT (8082), accepted for compatibility
+  /** GRPC_PORT: the gRPC ext_authz server; undefined = off. */
+  readonly grpcPort: number | undefined
   readonly logLevel: LogLevel // LOG_LEVEL (info)
 }
 

@@ -1,6 +1,6 @@
 /**
  * The gRPC ext_authz server (Envoy `grpc_service`): envoy.service.auth.v3.Authorization/Check
- * answered with the SAME checker and reply builder as the HTTP mode (run-check.ts), plus the
+ * answered by the SAME transport-free handler as the HTTP mode (authz/handle.ts), plus the
  * standard gRPC health service. Plaintext HTTP/2, which is what Envoy's `envoy_grpc` speaks.
  *
  * Never an RPC error for a decision: a failed RPC is an Error to Envoy, which a fail-open
@@ -15,20 +15,13 @@ import { toCheckResponse } from './check-response.js'
 import { createHealthService } from './health.js'
 import type { CheckRequestMessage, CheckResponseMessage } from './messages.js'
 import { loadProtos } from './protos.js'
-import { createCheckRunner, type CheckRunnerDependencies } from './run-check.js'
 
-/**
- * Where the decision comes from — the same code the HTTP mode runs:
- * - `handle`: the transport-free handler (authz/handle.ts) that also logs, counts and serves the
- *   login endpoints; or
- * - `check`, `reply`, `metrics` (Service['check'], Service['reply']): run through run-check.ts,
- *   which logs and counts exactly as the HTTP route did.
- */
-export type DecisionSource =
-  | { readonly handle: (request: GrpcCheckRequest) => Promise<{ readonly reply: CheckReply }> }
-  | CheckRunnerDependencies
-
-export type GrpcServerDependencies = DecisionSource & {
+export interface GrpcServerDependencies {
+  /**
+   * The transport-free check (Service['handle'], authz/handle.ts): the same decision, log line,
+   * metrics and login endpoints as the HTTP mode; this server only translates its reply.
+   */
+  readonly handle: (request: GrpcCheckRequest) => Promise<{ readonly reply: CheckReply }>
   readonly logger: FastifyBaseLogger
   /** Ready to decide (the provider's keys are loaded): the health service's SERVING. */
   readonly isReady: () => boolean
@@ -64,21 +57,14 @@ export function grpcAddress(host: string, port: number): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]:${port}` : `${host}:${port}`
 }
 
-function decisionOf(source: DecisionSource, log: FastifyBaseLogger): (request: GrpcCheckRequest) => Promise<CheckReply> {
-  if ('handle' in source) return async (request) => (await source.handle(request)).reply
-  const run = createCheckRunner(source)
-  return (request) => run(request, log)
-}
-
 export function createGrpcServer(deps: GrpcServerDependencies): GrpcServer {
   const protos = loadProtos()
   const log = deps.logger.child({ transport: 'grpc' })
-  const run = decisionOf(deps, log)
   const shutdownTimeoutMs = deps.shutdownTimeoutMs ?? 10_000
 
   async function answer(message: CheckRequestMessage): Promise<CheckResponseMessage> {
     try {
-      return toCheckResponse(await run(toCheckRequest(message)))
+      return toCheckResponse((await deps.handle(toCheckRequest(message))).reply)
     } catch (error) {
       log.error({ err: error }, 'check failed; denying')
       return CHECK_FAILED_RESPONSE

@@ -140,7 +140,11 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       await call(() => redis.del(sessionKey(ticket)))
     },
 
-    /** @throws SessionStoreUnavailableError when Redis cannot be reached to take the lock. */
+    /**
+     * `SET <prefix>lock:<SHA-256(id)> <random> NX PX 10000` shared by every replica; the work should
+     * take well under 10 s (a token refresh), after which the lock lapses by itself.
+     * @throws SessionStoreUnavailableError when Redis cannot be reached to take the lock.
+     */
     async exclusive(sessionId, work) {
       const key = `${keyPrefix}lock:${sha256(sessionId)}`
       const token = randomBytes(16).toString('base64url')

@@ -13,10 +13,11 @@ import { systemClock } from '../clock.js'
 import type { KeyRing } from './keys.js'
 
 /**
- * The longest sealed value looked at, in characters. A cookie session with a large ID token (many
- * groups) stays well below it; anything longer is refused before any decoding.
+ * The longest sealed value, in characters: `seal` refuses to make a longer one and `unseal` refuses
+ * to look at one before any decoding. Room for a session around the largest ID token accepted
+ * (MAX_TOKEN_BYTES, 48 KiB) with its claims; a realistic Kubeflow session seals to about 2 KB.
  */
-export const MAX_SEALED_LENGTH = 65_536
+export const MAX_SEALED_LENGTH = 262_144
 
 // protected header . (empty: dir has no encrypted key) . 96-bit IV . ciphertext . 128-bit tag
 const SEALED_SHAPE = /^([A-Za-z0-9_-]{1,512})\.\.[A-Za-z0-9_-]{16}\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]{22})$/
@@ -58,15 +59,18 @@ export interface UnsealOptions {
 /**
  * Encrypts `value` (as JSON) under the ring's current key.
  * @throws TypeError when `value` has no JSON form (undefined, a function, a BigInt).
+ * @throws RangeError when the sealed value would be longer than MAX_SEALED_LENGTH (unseal would refuse it).
  */
 export async function seal(value: unknown, ring: KeyRing, options: SealOptions = {}): Promise<string> {
   const json = JSON.stringify(value) as string | undefined
   if (json === undefined) throw new TypeError('seal: the value has no JSON form')
   const header: CompactJWEHeaderParameters = { alg: 'dir', enc: 'A256GCM', kid: ring.current.kid }
   if (options.expiresAtMs !== undefined) header.exp = Math.floor(options.expiresAtMs / 1000)
-  return new CompactEncrypt(new TextEncoder().encode(json))
+  const token = await new CompactEncrypt(new TextEncoder().encode(json))
     .setProtectedHeader(header)
     .encrypt(await ring.current.key)
+  if (token.length > MAX_SEALED_LENGTH) throw new RangeError('seal: the sealed value is too large')
+  return token
 }
 
 /** True when `token` could be a value sealed by `seal` (cheap, no decoding). */

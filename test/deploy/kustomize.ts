@@ -11,7 +11,7 @@ import { once } from 'node:events'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { isAbsolute, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseAllDocuments } from 'yaml'
 import { installedPeer } from '../helpers/peer-manifest.js'
@@ -54,7 +54,8 @@ export async function kustomizeBuild(dir: string): Promise<string> {
 
 /**
  * Builds a throw-away kustomization (in a temporary folder) from `resources`/`components` given
- * as absolute paths, plus extra files written beside it.
+ * as absolute paths (written relative: kustomize refuses absolute ones) or as names of the extra
+ * `files` written beside it.
  */
 export async function kustomizeBuildOf(
   kustomization: { resources?: string[]; components?: string[] },
@@ -66,7 +67,9 @@ export async function kustomizeBuildOf(
     const lines = ['apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization']
     for (const key of ['resources', 'components'] as const) {
       const entries = kustomization[key]
-      if (entries?.length) lines.push(`${key}:`, ...entries.map((entry) => `  - ${JSON.stringify(entry)}`))
+      if (entries?.length) {
+        lines.push(`${key}:`, ...entries.map((entry) => `  - ${JSON.stringify(isAbsolute(entry) ? relative(dir, entry) : entry)}`))
+      }
     }
     writeFileSync(join(dir, 'kustomization.yaml'), lines.join('\n') + '\n')
     return await kustomizeBuild(dir)
@@ -179,4 +182,32 @@ export async function typecheckObjects(objects: Array<{ label: string; object: K
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+}
+
+// A loose view of rendered objects (their schema is checked by validateWithModel / typecheckObjects).
+type Any = any
+
+/** The env a pod of this render gets: the ConfigMap behind envFrom, then the Secret (when rendered). */
+export function podEnv(objects: KubeObject[]): { env: Record<string, string>; secretKeys: string[]; secretRendered: boolean } {
+  const deployment = objects.find((object) => object.kind === 'Deployment' && object.metadata.name === 'authservice') as Any
+  const container = deployment.spec.template.spec.containers[0]
+  const env: Record<string, string> = {}
+  let secretKeys: string[] = []
+  let secretRendered = false
+  for (const source of container.envFrom ?? []) {
+    if (source.configMapRef) {
+      const configMap = objects.find((object) => object.kind === 'ConfigMap' && object.metadata.name === source.configMapRef.name) as Any
+      Object.assign(env, configMap.data)
+    }
+    if (source.secretRef) {
+      const secret = objects.find((object) => object.kind === 'Secret' && object.metadata.name === source.secretRef.name) as Any
+      if (secret) {
+        secretRendered = true
+        for (const [key, value] of Object.entries<string>(secret.data ?? {})) env[key] = Buffer.from(value, 'base64').toString('utf8')
+        for (const [key, value] of Object.entries<string>(secret.stringData ?? {})) env[key] = value
+        secretKeys = [...Object.keys(secret.data ?? {}), ...Object.keys(secret.stringData ?? {})]
+      }
+    }
+  }
+  return { env, secretKeys, secretRendered }
 }

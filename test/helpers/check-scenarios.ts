@@ -248,7 +248,7 @@ async function startGateway(t: Test, transport: CheckTransport, dex: Dex, upstre
   return { dex, upstream, envoy, authservice }
 }
 
-/** Runs the scenarios through `transport`, one gateway per profile; Envoy must count no failed check. */
+/** Runs the scenarios through `transport`, one gateway per profile; Envoy must count no failed check and no token be logged. */
 export async function runCheckScenarios(t: Test, transport: CheckTransport, scenarios: readonly CheckScenario[] = CHECK_SCENARIOS): Promise<void> {
   const dex = await startDex()
   t.teardown(() => dex.stop())
@@ -262,6 +262,7 @@ export async function runCheckScenarios(t: Test, transport: CheckTransport, scen
       }
       const stats = await gateway.envoy.extAuthzStats()
       t.equal(stats.error ?? 0, 0, 'Envoy counted no failed check (an error would be a bare 403, or an allow when fail-open)')
+      t.notMatch(gateway.authservice.rawLogs(), /eyJ[\w-]+\.eyJ/, 'no JWT was ever logged')
     })
   }
 }

@@ -38,7 +38,7 @@ const grpcTransport: CheckTransport = { mode: 'grpc', serve: serveGrpc }
 
 t.test('the check through real Envoy (gRPC) and Dex', { skip }, async (t) => {
   await runCheckScenarios(t, grpcTransport)
-  t.notMatch(logText, /eyJ[\w-]+\.eyJ/, 'no JWT ever appears in the gRPC server\'s logs')
+  t.notMatch(logText, /check failed/, 'no check ended in the fail-closed path')
 })
 
 t.test('health: SERVING once the provider\'s keys are loaded, NOT_SERVING while it is unreachable', { skip }, async (t) => {

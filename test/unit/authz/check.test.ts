@@ -4,6 +4,8 @@ import type { JWTPayload } from 'jose'
 import type { Config } from '../../../src/config/types.js'
 import { ProviderUnavailableError, TokenRejectedError } from '../../../src/errors.js'
 import type { TokenVerifier, VerifiedToken } from '../../../src/oidc/token-verifier.js'
+import type { Session } from '../../../src/session/session.js'
+import type { SessionAuthenticator, SessionOutcome } from '../../../src/session/session-auth.js'
 import { createChecker, type CheckRequest, type CheckerDependencies } from '../../../src/authz/check.js'
 
 const ISSUER = 'http://dex.auth.svc.cluster.local:5556/dex'
@@ -62,6 +64,11 @@ function config(overrides: Partial<Config> = {}): Config {
 
 const ALICE: JWTPayload = { iss: ISSUER, sub: 'CgVhbGljZQ', email: 'alice@example.com', email_verified: true, groups: ['team-a'] }
 
+/** A JWT-shaped bearer (three base64url parts), which is never taken for a session ticket. */
+const DEX_JWT = 'eyJhbGciOiJSUzI1NiIsImtpZCI6ImsxIn0.eyJzdWIiOiJDZ1ZoYkdsalpRIn0.c2lnbmF0dXJl'
+/** A JWT-shaped bearer whose keys cannot be fetched. */
+const NO_KEYS_JWT = 'eyJhbGciOiJSUzI1NiIsImtpZCI6ImsyIn0.eyJzdWIiOiJDZ1ZoYkdsalpRIn0.c2lnbmF0dXJl'
+
 function verified(token: string, claims: JWTPayload, primary = true): VerifiedToken {
   return { token, issuer: String(claims.iss), primary, claims, expiresAtMs: Date.now() + 60_000 }
 }
@@ -86,7 +93,9 @@ const TABLE = {
   'expired.jwt': new TokenRejectedError('ERR_TOKEN_EXPIRED', 'token expired', { claim: 'exp' }),
   'bad-signature.jwt': new TokenRejectedError('ERR_TOKEN_SIGNATURE_INVALID', 'token signature invalid'),
   'no-keys.jwt': new ProviderUnavailableError(),
+  [NO_KEYS_JWT]: new ProviderUnavailableError(),
   'no-email.jwt': verified('no-email.jwt', { iss: ISSUER, sub: 'x', groups: ['team-a'] }),
+  [DEX_JWT]: verified(DEX_JWT, ALICE),
   'sa.jwt': verified('sa.jwt', { iss: 'https://kubernetes.default.svc', sub: 'system:serviceaccount:kubeflow:pipeline-runner' }, false),
 }
 
@@ -128,21 +137,21 @@ t.test('skip paths are answered without verifying any credential', async (t) => 
   }
 })
 
-t.test('paths that only look like skip paths are checked', async (t) => {
-  const cases: [name: string, overrides: Partial<Config>, target: string][] = [
-    ['a prefix match must end on a segment boundary', {}, '/dexfoo'],
-    ['dot segments are resolved before matching', {}, '/dex/../api/v1/secrets'],
-    ['encoded dot segments are resolved too', {}, '/dex/%2e%2e/notebooks'],
-    ['an encoded slash never matches a skip path', {}, '/dex%2F..%2Fnotebooks'],
-    ['a servlet ..; segment never matches a skip path', {}, '/dex/..;/notebooks'],
-    ['the query string cannot make a path a skip path', {}, '/notebooks?/dex'],
-    ['a path without CHECK_PATH_PREFIX is not stripped', { checkPathPrefix: '/ext-authz' }, '/jupyter/'],
-    ['an absolute AUTHSERVICE_URL_PREFIX does not skip its host part', { urlPrefix: 'https://kubeflow.example.com/login/' }, '/authservice/x'],
+t.test('paths that only look like skip paths are checked (a navigation goes to the login, an API call gets 401)', async (t) => {
+  const cases: [name: string, overrides: Partial<Config>, target: string, outcome: string][] = [
+    ['a prefix match must end on a segment boundary', {}, '/dexfoo', 'login'],
+    ['dot segments are resolved before matching', {}, '/dex/../api/v1/secrets', 'unauthenticated'],
+    ['encoded dot segments are resolved too', {}, '/dex/%2e%2e/notebooks', 'login'],
+    ['an encoded slash never matches a skip path', {}, '/dex%2F..%2Fnotebooks', 'login'],
+    ['a servlet ..; segment never matches a skip path', {}, '/dex/..;/notebooks', 'login'],
+    ['the query string cannot make a path a skip path', {}, '/notebooks?/dex', 'login'],
+    ['a path without CHECK_PATH_PREFIX is not stripped', { checkPathPrefix: '/ext-authz' }, '/jupyter/', 'login'],
+    ['an absolute AUTHSERVICE_URL_PREFIX does not skip its host part', { urlPrefix: 'https://kubeflow.example.com/login/' }, '/authservice/x', 'login'],
   ]
-  for (const [name, overrides, target] of cases) {
+  for (const [name, overrides, target, outcome] of cases) {
     const { check } = checker(overrides)
     const result = await check(get(target))
-    t.equal(result.decision.outcome, 'unauthenticated', name)
+    t.equal(result.decision.outcome, outcome, name)
   }
 })
 
@@ -174,9 +183,26 @@ t.test('API calls and browser navigations are told apart', async (t) => {
 })
 
 t.test('credentials', async (t) => {
-  t.test('no credential is answered 401 NO_CREDENTIAL', async (t) => {
+  t.test('a browser navigation without a credential is sent to the login', async (t) => {
     const { check } = checker()
-    t.same((await check(get('/jupyter/'))).decision, { outcome: 'unauthenticated', kind: 'navigation', reason: 'NO_CREDENTIAL', codes: [] })
+    t.same((await check(get('/jupyter/'))).decision, { outcome: 'login', kind: 'navigation', reason: 'LOGIN_REQUIRED', codes: [] })
+  })
+
+  t.test('an API call without a credential is answered 401 NO_CREDENTIAL, never a login redirect', async (t) => {
+    const { check } = checker()
+    t.same((await check(get('/api/workgroup/env-info'))).decision, { outcome: 'unauthenticated', kind: 'api', reason: 'NO_CREDENTIAL', codes: [] })
+    const xhr = await check(get('/jupyter/api/sessions', { 'x-requested-with': 'XMLHttpRequest' }))
+    t.same(xhr.decision, { outcome: 'unauthenticated', kind: 'api', reason: 'NO_CREDENTIAL', codes: [] }, 'an XHR too')
+  })
+
+  t.test('a navigation with a refused token is sent to the login, keeping the code for the log', async (t) => {
+    const { check } = checker()
+    t.same((await check(get('/jupyter/', bearer('expired.jwt')))).decision, {
+      outcome: 'login',
+      kind: 'navigation',
+      reason: 'LOGIN_REQUIRED',
+      codes: ['ERR_TOKEN_EXPIRED'],
+    })
   })
 
   t.test('a refused token is answered 401 with its code', async (t) => {
@@ -206,8 +232,9 @@ t.test('credentials', async (t) => {
 
   t.test('when every credential is refused, every code is reported in order', async (t) => {
     const { check } = checker({ idTokenHeader: 'x-id-token', idTokenCookie: 'id_token' })
-    const result = await check(get('/', { authorization: 'Bearer expired.jwt', 'x-id-token': 'bad-signature.jwt', cookie: 'id_token=junk' }))
-    t.same(result.decision.outcome === 'unauthenticated' && result.decision.codes, [
+    const result = await check(get('/api/x', { authorization: 'Bearer expired.jwt', 'x-id-token': 'bad-signature.jwt', cookie: 'id_token=junk' }))
+    t.equal(result.decision.outcome, 'unauthenticated')
+    t.same('codes' in result.decision && result.decision.codes, [
       'ERR_TOKEN_EXPIRED',
       'ERR_TOKEN_SIGNATURE_INVALID',
       'ERR_TOKEN_MALFORMED',
@@ -217,7 +244,7 @@ t.test('credentials', async (t) => {
   t.test('a verified token without the USERID_CLAIM is refused', async (t) => {
     const { check } = checker()
     const result = await check(get('/', bearer('no-email.jwt')))
-    t.same(result.decision.outcome === 'unauthenticated' && result.decision.codes, ['ERR_IDENTITY_CLAIM_MISSING'])
+    t.same(result.decision, { outcome: 'login', kind: 'navigation', reason: 'LOGIN_REQUIRED', codes: ['ERR_IDENTITY_CLAIM_MISSING'] })
   })
 
   t.test('identity settings from the config shape the identity', async (t) => {
@@ -286,10 +313,182 @@ t.test('a verifier bug fails closed and is reported', async (t) => {
     },
   }
   const check = createChecker({ config: config(), verifier, providerReady: () => true, onUnexpectedError: (error) => seen.push(error) })
-  const result = await check(get('/', bearer('alice.jwt')))
-  t.same(result.decision, { outcome: 'unauthenticated', kind: 'navigation', reason: 'CREDENTIAL_REJECTED', codes: ['ERR_TOKEN_MALFORMED'] })
+  const result = await check(get('/api/x', bearer('alice.jwt')))
+  t.same(result.decision, { outcome: 'unauthenticated', kind: 'api', reason: 'CREDENTIAL_REJECTED', codes: ['ERR_TOKEN_MALFORMED'] })
   t.same(seen, [bug], 'the unexpected error is handed to onUnexpectedError')
 
   const silent = createChecker({ config: config(), verifier, providerReady: () => true })
-  t.equal((await silent(get('/', bearer('alice.jwt')))).decision.outcome, 'unauthenticated', 'without a reporter it still fails closed')
+  t.match((await silent(get('/', bearer('alice.jwt')))).decision, { outcome: 'login', codes: ['ERR_TOKEN_MALFORMED'] }, 'without a reporter it still fails closed')
+})
+
+t.test('sessions', async (t) => {
+  const TICKET = 'qY3v8Xr0Lw2bN5kD7hT1sF4gJ6mP9cZ0aE2uR8oI3yW'
+  const RENEWED = 'Rn8Wq2vX5Lb0Yk3Dj6Tg9Fs1Hm4Pc7Za0Eu2Ro8Iy3'
+  const EXPIRES_AT = 1_750_086_400_000
+
+  function session(overrides: Partial<Session> = {}): Session {
+    return {
+      id: 'session-id',
+      claims: { iss: ISSUER, sub: 'CgVhbGljZQ', email: 'alice@example.com', email_verified: true, groups: ['team-a'] },
+      idToken: 'dex.session.id-token',
+      refreshToken: 'dex-refresh-token',
+      idTokenExpiresAt: 1_750_000_600_000,
+      createdAt: 1_750_000_000_000,
+      expiresAt: EXPIRES_AT,
+      ...overrides,
+    }
+  }
+
+  const valid = (renewed = false, s: Session = session()): SessionOutcome => ({ status: 'valid', session: s, ticket: renewed ? RENEWED : TICKET, renewed })
+
+  /** A session authenticator answering from a table (unknown tickets have no session), recording what it was asked. */
+  function stubSessions(table: Record<string, SessionOutcome>): { sessions: SessionAuthenticator; seen: string[] } {
+    const seen: string[] = []
+    const sessions: SessionAuthenticator = async (ticket) => {
+      seen.push(ticket)
+      return table[ticket] ?? { status: 'none' }
+    }
+    return { sessions, seen }
+  }
+
+  function withSessions(table: Record<string, SessionOutcome>, overrides: Partial<Config> = {}, deps: Partial<CheckerDependencies> = {}) {
+    const stub = stubSessions(table)
+    const { check, verifier } = checker(overrides, { sessions: stub.sessions, ...deps })
+    return { check, verifier, seen: stub.seen }
+  }
+
+  const cookie = (ticket: string) => ({ cookie: `other=1; authservice_session=${ticket}` })
+
+  t.test('a valid session in the authservice_session cookie is allowed as its user, with the session\'s ID token', async (t) => {
+    const { check, verifier, seen } = withSessions({ [TICKET]: valid() })
+    const result = await check(get('/jupyter/', cookie(TICKET)))
+    t.same(result.decision, {
+      outcome: 'allow',
+      kind: 'navigation',
+      reason: 'CREDENTIAL_VALID',
+      identity: { userId: 'alice@example.com', groups: ['team-a'], email: 'alice@example.com', idToken: 'dex.session.id-token' },
+      via: 'session-cookie',
+    })
+    t.same(seen, [TICKET])
+    t.same(verifier.seen, [], 'the cookie is not a JWT to verify')
+    t.notOk('renewedTicket' in result || 'sessionEnded' in result, 'nothing to send back')
+  })
+
+  t.test('a session value sent as Authorization: Bearer (Kubeflow Pipelines SDK) is allowed and never handed to the JWT verifier', async (t) => {
+    const { check, verifier, seen } = withSessions({ [TICKET]: valid() })
+    const result = await check(get('/apis/v2beta1/runs', bearer(TICKET)))
+    t.match(result.decision, { outcome: 'allow', kind: 'api', via: 'session-header', identity: { userId: 'alice@example.com' } })
+    t.same(seen, [TICKET])
+    t.same(verifier.seen, [])
+  })
+
+  t.test('AUTH_HEADER names the header that may carry a bare session value', async (t) => {
+    const { check } = withSessions({ [TICKET]: valid() }, { authHeader: 'x-auth-token' })
+    t.match((await check(get('/api/x', { 'x-auth-token': TICKET }))).decision, { outcome: 'allow', via: 'session-header' })
+  })
+
+  t.test('a JWT-shaped bearer goes to the JWT verifier, not to the session store', async (t) => {
+    const { check, verifier, seen } = withSessions({})
+    const result = await check(get('/jupyter/', bearer(DEX_JWT)))
+    t.match(result.decision, { outcome: 'allow', via: 'authorization' })
+    t.same(verifier.seen, [DEX_JWT])
+    t.same(seen, [], 'no session lookup for a JWT')
+  })
+
+  t.test('a valid bearer JWT wins: the session cookie is not even looked up', async (t) => {
+    const { check, seen } = withSessions({ [TICKET]: valid() })
+    const result = await check(get('/jupyter/', { ...bearer(DEX_JWT), ...cookie(TICKET) }))
+    t.match(result.decision, { outcome: 'allow', via: 'authorization' })
+    t.same(seen, [])
+  })
+
+  t.test('a refreshed session is sent back as a new cookie, with its session end, only when it came in the cookie', async (t) => {
+    const { check } = withSessions({ [TICKET]: valid(true) })
+    const viaCookie = await check(get('/jupyter/', cookie(TICKET)))
+    t.match(viaCookie.decision, { outcome: 'allow', via: 'session-cookie' })
+    t.equal(viaCookie.renewedTicket, RENEWED)
+    t.equal(viaCookie.renewedExpiresAt, EXPIRES_AT)
+
+    const viaHeader = await check(get('/api/x', bearer(TICKET)))
+    t.match(viaHeader.decision, { outcome: 'allow', via: 'session-header' })
+    t.notOk('renewedTicket' in viaHeader, 'a header client gets no cookie it never asked for')
+    t.notOk('renewedExpiresAt' in viaHeader)
+  })
+
+  t.test('an ended session is reported so its cookie is cleared; a navigation logs in again, an API call gets 401', async (t) => {
+    const ended: SessionOutcome = { status: 'ended', code: 'ERR_REFRESH_REJECTED' }
+    const { check } = withSessions({ [TICKET]: ended })
+    const navigation = await check(get('/jupyter/', cookie(TICKET)))
+    t.same(navigation.decision, { outcome: 'login', kind: 'navigation', reason: 'LOGIN_REQUIRED', codes: ['ERR_REFRESH_REJECTED'] })
+    t.equal(navigation.sessionEnded, true)
+
+    const api = await check(get('/api/x', cookie(TICKET)))
+    t.same(api.decision, { outcome: 'unauthenticated', kind: 'api', reason: 'CREDENTIAL_REJECTED', codes: ['ERR_REFRESH_REJECTED'] })
+    t.equal(api.sessionEnded, true)
+  })
+
+  t.test('an unknown, expired or forged session ticket is a refused credential', async (t) => {
+    const { check } = withSessions({})
+    const navigation = await check(get('/jupyter/', cookie('forged-ticket')))
+    t.same(navigation.decision, { outcome: 'login', kind: 'navigation', reason: 'LOGIN_REQUIRED', codes: ['ERR_SESSION_INVALID'] })
+    t.notOk(navigation.sessionEnded, 'only a session that was live and ended is reported as ended')
+    t.same((await check(get('/api/x', bearer('forged-ticket')))).decision, {
+      outcome: 'unauthenticated',
+      kind: 'api',
+      reason: 'CREDENTIAL_REJECTED',
+      codes: ['ERR_SESSION_INVALID'],
+    })
+  })
+
+  t.test('a session store that cannot be reached makes the answer "unavailable" (retry), not a login', async (t) => {
+    const { check } = withSessions({ [TICKET]: { status: 'unavailable' } })
+    t.same((await check(get('/jupyter/', cookie(TICKET)))).decision, { outcome: 'unavailable', kind: 'navigation', reason: 'SESSION_STORE_UNAVAILABLE' })
+    t.same((await check(get('/api/x', bearer(TICKET)))).decision, { outcome: 'unavailable', kind: 'api', reason: 'SESSION_STORE_UNAVAILABLE' })
+  })
+
+  t.test('an ended header session does not hide a valid session cookie, which is then kept', async (t) => {
+    const OTHER = 'Hx0Ld2Qv7Wm1Kb8Tn4Ys6Rf3Gc9Pj5Ze0Au2Io8Ey3'
+    const { check, seen } = withSessions({ [OTHER]: { status: 'ended', code: 'ERR_REFRESH_REJECTED' }, [TICKET]: valid() })
+    const result = await check(get('/jupyter/', { ...bearer(OTHER), ...cookie(TICKET) }))
+    t.match(result.decision, { outcome: 'allow', via: 'session-cookie' })
+    t.same(seen, [OTHER, TICKET], 'the header first, then the cookie')
+    t.notOk(result.sessionEnded, 'the valid cookie is not cleared')
+  })
+
+  t.test('a session whose claims cannot make an identity is refused with the reason', async (t) => {
+    const { check } = withSessions({
+      'no-email': valid(false, session({ claims: { iss: ISSUER, sub: 'x', groups: ['team-a'] } })),
+      unverified: valid(false, session({ claims: { iss: ISSUER, sub: 'x', email: 'mallory@example.com', email_verified: false } })),
+      // A session record without claims (a store bug) must fail closed, never allow.
+      unreadable: valid(false, session({ claims: null as unknown as Session['claims'] })),
+    })
+    for (const [ticket, code] of [['no-email', 'ERR_IDENTITY_CLAIM_MISSING'], ['unverified', 'ERR_TOKEN_EMAIL_UNVERIFIED'], ['unreadable', 'ERR_IDENTITY_CLAIM_MISSING']]) {
+      t.same((await check(get('/api/x', bearer(ticket!)))).decision, { outcome: 'unauthenticated', kind: 'api', reason: 'CREDENTIAL_REJECTED', codes: [code] }, ticket)
+    }
+  })
+
+  t.test('keys unavailable for a bearer JWT while the session ended: retry, and the ended cookie is still cleared', async (t) => {
+    const { check } = withSessions({ [TICKET]: { status: 'ended', code: 'ERR_TOKEN_EXPIRED' } })
+    const result = await check(get('/jupyter/', { ...bearer(NO_KEYS_JWT), ...cookie(TICKET) }))
+    t.same(result.decision, { outcome: 'unavailable', kind: 'navigation', reason: 'PROVIDER_UNAVAILABLE' })
+    t.equal(result.sessionEnded, true)
+  })
+
+  t.test('cookies the caller already parsed are used instead of the Cookie header', async (t) => {
+    const { check } = withSessions({ [TICKET]: valid() })
+    const result = await check({ method: 'GET', target: '/jupyter/', headers: { cookie: 'authservice_session=stale' }, cookies: { authservice_session: TICKET } })
+    t.match(result.decision, { outcome: 'allow', via: 'session-cookie' })
+  })
+
+  t.test('without a session authenticator, a session cookie is no credential', async (t) => {
+    const { check, verifier } = checker()
+    t.equal((await check(get('/jupyter/', cookie(TICKET)))).decision.outcome, 'login')
+    t.same(verifier.seen, [])
+  })
+
+  t.test('skip paths never look up a session', async (t) => {
+    const { check, seen } = withSessions({ [TICKET]: { status: 'unavailable' } })
+    t.equal((await check(get('/dex/auth', cookie(TICKET)))).decision.outcome, 'skip')
+    t.same(seen, [])
+  })
 })

@@ -1,4 +1,4 @@
-/** The pure decision: skip, allow, 403 by policy, 401 without a usable credential, or provider unavailable. */
+/** The pure decision: skip, allow, 403 by policy, login (navigation) or 401 (API) without a usable credential, or unavailable. */
 import t from 'tap'
 import type { AuthServiceErrorCode } from '../../../src/errors.js'
 import {
@@ -29,6 +29,7 @@ t.test('skip paths are answered without looking at credentials or the provider',
     { status: 'none' },
     rejected('ERR_TOKEN_EXPIRED'),
     { status: 'unavailable' },
+    { status: 'unavailable', what: 'session-store' },
     valid(identity({ groups: [] })),
   ]
   for (const credential of credentials) {
@@ -111,18 +112,45 @@ t.test('a valid credential is honoured even while the primary provider is not re
 
 type WithoutKind<D> = D extends unknown ? Omit<D, 'kind'> : never
 
-t.test('without a valid credential', async (t) => {
-  const cases: [name: string, credential: CredentialOutcome, providerReady: boolean, expected: WithoutKind<Decision>][] = [
-    ['no credential is 401 NO_CREDENTIAL', { status: 'none' }, true, { outcome: 'unauthenticated', reason: 'NO_CREDENTIAL', codes: [] }],
+t.test('without a valid credential, an API call is answered 401 and never sent to a login page', async (t) => {
+  const cases: [name: string, credential: CredentialOutcome, expected: WithoutKind<Decision>][] = [
+    ['no credential is 401 NO_CREDENTIAL', { status: 'none' }, { outcome: 'unauthenticated', reason: 'NO_CREDENTIAL', codes: [] }],
     [
       'a rejected credential is 401 CREDENTIAL_REJECTED with the codes',
       rejected('ERR_TOKEN_EXPIRED', 'ERR_TOKEN_SIGNATURE_INVALID'),
-      true,
       { outcome: 'unauthenticated', reason: 'CREDENTIAL_REJECTED', codes: ['ERR_TOKEN_EXPIRED', 'ERR_TOKEN_SIGNATURE_INVALID'] },
     ],
+    ['an ended session is 401 CREDENTIAL_REJECTED', rejected('ERR_REFRESH_REJECTED'), { outcome: 'unauthenticated', reason: 'CREDENTIAL_REJECTED', codes: ['ERR_REFRESH_REJECTED'] }],
+  ]
+  for (const [name, credential, expected] of cases) {
+    t.same(decide(facts(credential, { kind: 'api' }), OPEN), { ...expected, kind: 'api' }, name)
+  }
+})
+
+t.test('without a valid credential, a browser navigation is sent to the login, with the refused codes', async (t) => {
+  const cases: [name: string, credential: CredentialOutcome, codes: AuthServiceErrorCode[]][] = [
+    ['no credential starts the login', { status: 'none' }, []],
+    ['a refused credential starts the login and keeps its codes for the log', rejected('ERR_TOKEN_EXPIRED', 'ERR_TOKEN_SIGNATURE_INVALID'), ['ERR_TOKEN_EXPIRED', 'ERR_TOKEN_SIGNATURE_INVALID']],
+    ['an ended session starts the login', rejected('ERR_REFRESH_REJECTED'), ['ERR_REFRESH_REJECTED']],
+  ]
+  for (const [name, credential, codes] of cases) {
+    t.same(decide(facts(credential, { kind: 'navigation' }), OPEN), { outcome: 'login', kind: 'navigation', reason: 'LOGIN_REQUIRED', codes }, name)
+  }
+})
+
+t.test('an unusable identity provider or session store is "unavailable" (retry), never a login or a 401 for bad credentials', async (t) => {
+  const cases: [name: string, credential: CredentialOutcome, providerReady: boolean, expected: WithoutKind<Decision>][] = [
     ['keys that cannot be fetched make the provider unavailable', { status: 'unavailable' }, true, { outcome: 'unavailable', reason: 'PROVIDER_UNAVAILABLE' }],
+    ['an unavailable provider named as such is PROVIDER_UNAVAILABLE', { status: 'unavailable', what: 'provider' }, true, { outcome: 'unavailable', reason: 'PROVIDER_UNAVAILABLE' }],
     ['no credential while the provider is not ready is unavailable', { status: 'none' }, false, { outcome: 'unavailable', reason: 'PROVIDER_UNAVAILABLE' }],
     ['a rejected credential while the provider is not ready is unavailable', rejected('ERR_TOKEN_UNKNOWN_KEY'), false, { outcome: 'unavailable', reason: 'PROVIDER_UNAVAILABLE' }],
+    ['a session store that cannot be reached is SESSION_STORE_UNAVAILABLE', { status: 'unavailable', what: 'session-store' }, true, { outcome: 'unavailable', reason: 'SESSION_STORE_UNAVAILABLE' }],
+    [
+      'a session store outage is reported as such even while the provider is not ready',
+      { status: 'unavailable', what: 'session-store' },
+      false,
+      { outcome: 'unavailable', reason: 'SESSION_STORE_UNAVAILABLE' },
+    ],
   ]
   for (const [name, credential, providerReady, expected] of cases) {
     for (const kind of ['api', 'navigation'] as RequestKind[]) {

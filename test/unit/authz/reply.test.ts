@@ -160,3 +160,39 @@ t.test('an API call is denied with JSON, a browser navigation with an HTML page'
   })
   t.notMatch(forbidden.body, 'dex.id.token', 'the ID token never appears in a deny body')
 })
+
+t.test('a renewed session cookie reaches the browser on an allow, one Set-Cookie per cookie', async (t) => {
+  const build = createReplyBuilder(KUBEFLOW)
+  const cookies = ['authservice_session.1=aaa; Max-Age=60; Path=/; HttpOnly; SameSite=Lax', 'authservice_session.2=bbb; Max-Age=60; Path=/; HttpOnly; SameSite=Lax']
+  const reply = asAllow(build(allow(), { setCookies: cookies }))
+  t.same(reply.responseHeaders, cookies.map((cookie) => ['set-cookie', cookie]))
+  t.same(header(reply.upstreamHeaders, 'set-cookie'), [], 'the cookie goes to the client, not the upstream')
+  t.same(asAllow(build(allow(), {})).responseHeaders, [], 'extras without cookies add nothing')
+  t.same(asAllow(build(allow(), { setCookies: [] })).responseHeaders, [], 'an empty cookie list adds nothing')
+})
+
+t.test('a deny never carries the cookies meant for an allow', async (t) => {
+  const build = createReplyBuilder(KUBEFLOW)
+  const reply = asDeny(build({ outcome: 'unauthenticated', kind: 'api', reason: 'NO_CREDENTIAL', codes: [] }, { setCookies: ['authservice_session=x'] }))
+  t.same(header(reply.headers, 'set-cookie'), [])
+})
+
+t.test('a login decision without a login handler falls back to the 401 sign-in page', async (t) => {
+  const build = createReplyBuilder(KUBEFLOW)
+  const fresh = asDeny(build({ outcome: 'login', kind: 'navigation', reason: 'LOGIN_REQUIRED', codes: [] }))
+  t.equal(fresh.status, 401)
+  t.same(header(fresh.headers, 'content-type'), ['text/html; charset=utf-8'])
+  t.same(header(fresh.headers, 'www-authenticate'), ['Bearer realm="authservice"'])
+  t.same(header(fresh.headers, 'cache-control'), ['no-store'])
+  t.match(fresh.body, 'Authentication is required.')
+
+  const refused = asDeny(build({ outcome: 'login', kind: 'navigation', reason: 'LOGIN_REQUIRED', codes: ['ERR_TOKEN_EXPIRED'] }))
+  t.equal(refused.status, 401)
+  t.notMatch(refused.body, 'ERR_TOKEN_EXPIRED', 'internal error codes are not shown to the client')
+})
+
+t.test('a session store outage is 401 with Retry-After, like a provider outage', async (t) => {
+  const reply = asDeny(createReplyBuilder(KUBEFLOW)({ outcome: 'unavailable', kind: 'api', reason: 'SESSION_STORE_UNAVAILABLE' }))
+  t.equal(reply.status, 401)
+  t.same(header(reply.headers, 'retry-after'), ['5'])
+})

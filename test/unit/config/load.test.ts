@@ -322,6 +322,12 @@ t.test('the check and readiness ports must differ', async (t) => {
   t.same([config.serverHostname, config.serverPort, config.readinessProbePort, config.webServerPort], ['127.0.0.1', 9000, 9001, 9002])
 })
 
+t.test('the gRPC port is off by default and must not collide with the other ports', async (t) => {
+  t.equal(load({}).config.grpcPort, undefined)
+  t.equal(load({ GRPC_PORT: '9090' }).config.grpcPort, 9090)
+  t.same(problemsOf(t, { ...BASE, GRPC_PORT: '8081' }), ['GRPC_PORT: must differ from SERVER_PORT and READINESS_PROBE_PORT'])
+})
+
 t.test('the user id and groups headers must differ', async (t) => {
   t.same(problemsOf(t, { ...BASE, GROUPS_HEADER: 'Kubeflow-Userid' }), ['GROUPS_HEADER: must differ from USERID_HEADER'])
 })

@@ -11,7 +11,7 @@ import { seal } from '../../../src/session/seal.js'
 import { makeSession, NOW, ringOf, sessionStoreContract } from '../../contracts/session-store.js'
 import { skipUnlessPeers } from '../../helpers/peer-manifest.js'
 import { freePort } from '../../helpers/ports.js'
-import { startRedis, type Redis } from '../../helpers/redis.js'
+import { startRedis } from '../../helpers/redis.js'
 import { waitUntil } from '../../helpers/wait.js'
 
 const UNAVAILABLE = { code: 'ERR_SESSION_STORE_UNAVAILABLE' }

@@ -66,6 +66,15 @@ t.test('seal refuses values without a JSON form', async (t) => {
   await t.rejects(seal(() => 1, ring), TypeError)
 })
 
+t.test('seal makes nothing unseal would refuse for its size', async (t) => {
+  // base64url grows by 4/3: the largest payload is about 3/4 of MAX_SEALED_LENGTH, less the header.
+  const fits = 'x'.repeat(Math.floor((MAX_SEALED_LENGTH * 3) / 4) - 200)
+  const token = await seal(fits, ring)
+  t.ok(token.length <= MAX_SEALED_LENGTH)
+  t.equal(await unseal(token, ring), fits, 'the largest values still round-trip')
+  await t.rejects(seal('x'.repeat(MAX_SEALED_LENGTH), ring), RangeError, 'too large to seal')
+})
+
 t.test('a payload that is not JSON is refused', async (t) => {
   t.equal(await unseal(await craft({ kid: ring.current.kid }, 'not json'), ring), undefined)
 })
