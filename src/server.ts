@@ -1,11 +1,14 @@
 #!/usr/bin/env node
 /**
- * The process entry: the only place that reads the environment and the filesystem for config,
- * listens, handles signals and exits. An invalid configuration stops the process before it
- * listens, with every problem listed; SIGTERM drains in-flight checks and exits 0 (Kubernetes
- * rolling updates).
+ * The process entry (`authservice [command]`): the only place that reads the environment and the
+ * filesystem for config, listens, handles signals and exits. The command line (cli/main.ts) picks
+ * the command; `serve`, the default, is serve() below: an invalid configuration stops the process
+ * before it listens, with every problem listed; SIGTERM drains in-flight checks and exits 0
+ * (Kubernetes rolling updates).
  */
 import { readFileSync } from 'node:fs'
+import { readFirstLine } from './cli/hash-password.js'
+import { runCli, type CliIo } from './cli/main.js'
 import { systemClock } from './clock.js'
 import { loadConfig } from './config/load.js'
 import { ConfigError } from './errors.js'
@@ -27,7 +30,8 @@ function kubernetesCredentials(): KubernetesCredentials | undefined {
   return { token: () => readOptional(`${SERVICE_ACCOUNT_DIR}/token`), ca: readOptional(`${SERVICE_ACCOUNT_DIR}/ca.crt`) }
 }
 
-async function main(): Promise<void> {
+/** `authservice serve`: the service, as it has always run. */
+async function serve(): Promise<void> {
   let loaded
   try {
     loaded = loadConfig(process.env, (path) => readFileSync(path, 'utf8'))
@@ -74,6 +78,36 @@ async function main(): Promise<void> {
   }
   process.once('SIGTERM', () => shutdown('SIGTERM'))
   process.once('SIGINT', () => shutdown('SIGINT'))
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
+  } catch {
+    return 'unknown'
+  }
+}
+
+/** The real outside world for the commands other than serve. */
+function processIo(): CliIo {
+  return {
+    env: process.env,
+    readFile: (path) => readFileSync(path, 'utf8'),
+    fetch: (url, init) => fetch(url, init),
+    version: packageVersion(),
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+    readLine: (prompt) => {
+      if (process.stdin.isTTY) process.stderr.write(prompt)
+      return readFirstLine(process.stdin)
+    },
+  }
+}
+
+async function main(): Promise<void> {
+  const outcome = await runCli(process.argv.slice(2), processIo())
+  if (outcome === 'serve') await serve()
+  else process.exitCode = outcome
 }
 
 void main()

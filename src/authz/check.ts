@@ -46,6 +46,11 @@ export interface CheckerDependencies {
   readonly onUnexpectedError?: (error: unknown) => void
 }
 
+/** The original target without CHECK_PATH_PREFIX (what Envoy's `path_prefix` added). */
+export function stripCheckPathPrefix(target: string, prefix: string): string {
+  return prefix !== '' && target.startsWith(prefix) ? target.slice(prefix.length) || '/' : target
+}
+
 /** The path part of AUTHSERVICE_URL_PREFIX, which may be an absolute URL. */
 export function prefixPath(urlPrefix: string): string {
   return urlPrefix.startsWith('/') ? urlPrefix : new URL(urlPrefix).pathname
@@ -115,8 +120,7 @@ export function createChecker(deps: CheckerDependencies): (request: CheckRequest
   }
 
   return async (request) => {
-    let target = request.target
-    if (stripPrefix !== '' && target.startsWith(stripPrefix)) target = target.slice(stripPrefix.length) || '/'
+    const target = stripCheckPathPrefix(request.target, stripPrefix)
     const normalized = normalizePath(splitTarget(target).path)
     const kind = classify({ method: request.method, path: normalized, headers: request.headers })
     const skip = isSkipPath(normalized)

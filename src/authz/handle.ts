@@ -11,7 +11,7 @@ import type { createEndpointMatcher } from '../login/endpoints.js'
 import type { FlowRequest, HandlerResult, LoginHandlers } from '../login/handlers.js'
 import { clearSessionCookies, writeSessionCookies } from '../login/session-cookie.js'
 import type { Metrics } from '../ops/metrics.js'
-import type { CheckRequest, CheckResult } from './check.js'
+import { stripCheckPathPrefix, type CheckRequest, type CheckResult } from './check.js'
 import { normalizePath, splitTarget } from './path.js'
 import type { CheckReply, ReplyExtras } from './reply.js'
 import type { Decision } from './decision.js'
@@ -40,9 +40,11 @@ export function createHandler(options: HandleOptions): (request: CheckRequest & 
   const { config, login } = options
 
   async function run(request: CheckRequest & { scheme?: string }, cookies: Record<string, string | undefined>): Promise<HandlerResult & { path: string }> {
-    const { path, query } = splitTarget(request.target)
+    // Endpoints and the page to come back to are the user's path, without Envoy's path_prefix.
+    const target = stripCheckPathPrefix(request.target, config.checkPathPrefix)
+    const { path, query } = splitTarget(target)
     const normalized = normalizePath(path)
-    const flowRequest: FlowRequest = { method: request.method, target: request.target, query, headers: request.headers, cookies, scheme: schemeOf(request) }
+    const flowRequest: FlowRequest = { method: request.method, target, query, headers: request.headers, cookies, scheme: schemeOf(request) }
     switch (options.endpoints(request.method, normalized)) {
       case 'callback':
         return { ...(await login.callback(flowRequest)), path: normalized.path }
@@ -61,17 +63,20 @@ export function createHandler(options: HandleOptions): (request: CheckRequest & 
     const common = { outcome: decision.outcome, reason: decision.reason, path: result.path, ...(user ? { user } : {}), ...('codes' in decision ? { codes: decision.codes } : {}) }
     const ended = result.sessionEnded ? clearSessionCookies(config, flowRequest, cookies) : []
     if (decision.outcome === 'login') {
-      return { ...(await login.start(flowRequest, ended)), ...common, outcome: 'login' }
+      const started = await login.start(flowRequest, ended)
+      // The login handler may answer otherwise (provider unavailable): log what it answered.
+      return { ...common, ...started, path: result.path }
     }
-    const setCookies = result.renewedTicket
-      ? writeSessionCookies(
-          config,
-          result.renewedTicket,
-          Math.max(0, Math.floor(((result.renewedExpiresAt as number) - options.clock.now()) / 1000)),
-          flowRequest,
-          cookies,
-        )
-      : []
+    let setCookies: string[] = []
+    if (result.renewedTicket) {
+      try {
+        const maxAge = Math.max(0, Math.floor(((result.renewedExpiresAt as number) - options.clock.now()) / 1000))
+        setCookies = writeSessionCookies(config, result.renewedTicket, maxAge, flowRequest, cookies)
+      } catch (error) {
+        // Too large to send back: the session goes on with the cookie the browser has (refreshed in memory).
+        options.logger.warn({ err: error }, 'renewed session not sent back')
+      }
+    }
     return { reply: options.reply(decision, { setCookies }), ...common }
   }
 

@@ -144,6 +144,14 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
 
   problems.push(...crossProblems(config))
   if (config.sessionSecrets.length === 0) {
+    if (PUBLISHED_CLIENT_SECRETS.has(config.clientSecret)) {
+      // Session keys derived from a secret printed in public manifests would let anyone forge a session.
+      problems.push(
+        'SESSION_SECRETS: required while CLIENT_SECRET is the value published in the Kubeflow manifests (sessions could be forged); set SESSION_SECRETS (openssl rand -base64 32) or change CLIENT_SECRET',
+      )
+    } else if (config.clientSecret.length < 24) {
+      warnings.push('SESSION_SECRETS: not set and CLIENT_SECRET is short; session keys derived from it are weak — set SESSION_SECRETS')
+    }
     warnings.push('SESSION_SECRETS: not set; session keys are derived from CLIENT_SECRET, so rotating it ends every session')
   }
   const unused = unimplementedSettings(env)
@@ -154,6 +162,9 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
   if (problems.length > 0) throw new ConfigError(problems)
   return deepFreeze({ config, warnings })
 }
+
+/** Client secrets shipped in public manifests (kubeflow/manifests oidc-authservice and oauth2-proxy). */
+const PUBLISHED_CLIENT_SECRETS = new Set(['pUBnBOY80SnXgjibTYM9ZWNzY2xreNGQok'])
 
 /** Rules that involve more than one variable. */
 function crossProblems(config: Config): string[] {

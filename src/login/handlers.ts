@@ -176,7 +176,14 @@ export function createLoginHandlers(options: LoginHandlerOptions) {
       if (candidate.from === 'session-cookie') await store.remove(candidate.ticket).catch(() => undefined)
     }
     const target = config.afterLoginUrl ? withQuery(config.afterLoginUrl, { next: flow.target }) : safeRelativeTarget(flow.target)
-    const cookies = [...writeSessionCookies(config, ticket, config.sessionMaxAgeSeconds, request, request.cookies), ...clearFlow]
+    let sessionCookies: string[]
+    try {
+      sessionCookies = writeSessionCookies(config, ticket, config.sessionMaxAgeSeconds, request, request.cookies)
+    } catch {
+      // More than 8 cookies' worth (a token with very many groups): say so instead of a login loop.
+      return failed(400, 'ERR_SESSION_TOO_LARGE', 'Your sign-in is too large to keep in a cookie (very many groups?). Ask the administrator to use the redis session store.', clearFlow)
+    }
+    const cookies = [...sessionCookies, ...clearFlow]
     const user = identityFromClaims(session.claims, options.identityRules, { primary: true, token: session.idToken }).userId
     return { reply: redirect(target, cookies), outcome: 'login-complete', reason: 'LOGIN_COMPLETE', user }
   }

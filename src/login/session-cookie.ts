@@ -1,9 +1,10 @@
 /**
  * The session cookie on the wire: one cookie `<name>` when the ticket fits, else numbered chunks
- * `<name>.1` … `<name>.n` reassembled in order (the cookie store's sealed session may pass ~4 KB).
- * Writing always clears the form not used, so stale chunks never mix with a new session.
+ * `<name>.1` … `<name>.n` (n ≤ 8) reassembled in order (the cookie store's sealed session may pass
+ * ~4 KB). Writing always clears the form not used, so stale chunks never mix with a new session.
  */
 import type { Config } from '../config/types.js'
+import { AuthServiceError } from '../errors.js'
 import { clearCookie, isSecure, MAX_COOKIE_VALUE, setCookie, type CookieContext } from './cookies.js'
 
 /** Chunks are bounded so a hostile request cannot make us join megabytes of cookies. */
@@ -39,6 +40,8 @@ export function writeSessionCookies(
   }
   const chunks: string[] = []
   for (let i = 0; i < ticket.length; i += MAX_COOKIE_VALUE) chunks.push(ticket.slice(i, i + MAX_COOKIE_VALUE))
+  // Never write a chunk the reader would ignore: that session could not be read back (a login loop).
+  if (chunks.length > MAX_CHUNKS) throw new AuthServiceError('ERR_SESSION_TOO_LARGE', 'session too large for cookies')
   const headers: string[] = []
   if (chunks.length === 1) headers.push(setCookie(name, ticket, attributes))
   else {

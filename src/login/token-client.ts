@@ -57,9 +57,9 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
       const rejected = failure === 'ERR_REFRESH_FAILED' && payload?.error === 'invalid_grant'
       throw new AuthServiceError(rejected ? 'ERR_REFRESH_REJECTED' : failure, `token endpoint answered ${response.status}`)
     }
-    if (typeof payload.id_token !== 'string') throw new AuthServiceError(failure, 'token response has no id_token')
+    if (typeof payload?.id_token !== 'string') throw new AuthServiceError(failure, 'token response has no id_token')
     return {
-      idToken: payload.id_token,
+      idToken: payload.id_token as string,
       refreshToken: typeof payload.refresh_token === 'string' ? payload.refresh_token : undefined,
     }
   }

@@ -113,6 +113,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
      * Stores `session` under its id until `expiresAt` (a later save of the same id overwrites it and
      * keeps that absolute end); an already expired session is deleted instead.
      * @throws TypeError when `session.id` is not 32 random bytes in base64url.
+     * @throws RangeError when the sealed session is larger than seal.ts MAX_SEALED_LENGTH.
      * @throws SessionStoreUnavailableError when Redis cannot be reached.
      */
     async save(session, nowMs) {

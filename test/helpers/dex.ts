@@ -5,6 +5,7 @@
  * minting, refresh tokens with a reuseInterval, configurable token lifetime and key rotation.
  * Config facts: ../../../shared/reference/dex-rp-conformance-security.md §1.9, §2.3.
  */
+import { randomBytes } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -21,6 +22,8 @@ export interface DexUser {
   userID: string
   groups?: string[]
   emailVerified?: boolean
+  /** A precomputed bcrypt hash of `password` for staticPasswords (default: hashed here, cost 10). */
+  hash?: string
 }
 
 /** Kubeflow's default user (no groups, as in kubeflow/manifests) and two users with groups. */
@@ -86,7 +89,8 @@ export async function startDex(options: DexOptions = {}): Promise<Dex> {
   const origin = `http://127.0.0.1:${port}`
   const issuer = `${origin}/dex`
   const clientId = options.clientId ?? 'kubeflow-oidc-authservice'
-  const clientSecret = options.clientSecret ?? 'pUBnBOY80SnXgjibTYM9ZWNzY2xreNGQok'
+  // A fresh secret per Dex: the one Kubeflow publishes is refused by the service for cookie sessions.
+  const clientSecret = options.clientSecret ?? randomBytes(24).toString('base64url')
   const users = options.users ?? DEFAULT_USERS
   const dir = mkdtempSync(join(tmpdir(), 'authservice-dex-'))
 
@@ -105,7 +109,7 @@ export async function startDex(options: DexOptions = {}): Promise<Dex> {
     staticPasswords: users.map((user) => ({
       email: user.email,
       // Cost 10: Dex accepts 10..16, and a low cost keeps the tests fast.
-      hash: bcrypt.hashSync(user.password, 10),
+      hash: user.hash ?? bcrypt.hashSync(user.password, 10),
       username: user.username,
       userID: user.userID,
       ...(user.groups ? { groups: user.groups } : {}),

@@ -12,7 +12,7 @@ const skip = skipUnlessPeers('dex')
 t.test('provider down at start: skip paths answered, others told the provider is unavailable, ready once Dex is up', { skip }, async (t) => {
   const port = await freePort()
   const issuer = `http://127.0.0.1:${port}/dex`
-  const clientSecret = 'pUBnBOY80SnXgjibTYM9ZWNzY2xreNGQok'
+  const clientSecret = 'provider-lifecycle-client-secret-0123456789'
   const authservice = await startAuthservice(kubeflowEnv({ issuer, clientId: 'kubeflow-oidc-authservice', clientSecret }), { waitReady: false })
   t.teardown(() => authservice.close())
 
@@ -29,7 +29,7 @@ t.test('provider down at start: skip paths answered, others told the provider is
   t.equal(page.status, 401)
   t.match(page.body, /identity provider is unavailable[\s\S]*http-equiv="refresh"|http-equiv="refresh"[\s\S]*identity provider is unavailable/)
 
-  const dex = await startDex({ port })
+  const dex = await startDex({ port, clientSecret })
   t.teardown(() => dex.stop())
   await waitUntil('authservice ready after Dex came up', () => answers(`${authservice.opsUrl}/readyz`), { timeoutMs: 40_000, intervalMs: 200 })
   const { id_token: token } = await dex.passwordGrant('user@example.com')

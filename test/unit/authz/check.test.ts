@@ -57,6 +57,7 @@ function config(overrides: Partial<Config> = {}): Config {
     serverPort: 8080,
     readinessProbePort: 8081,
     webServerPort: 8082,
+    grpcPort: undefined,
     logLevel: 'info',
     ...overrides,
   }

@@ -328,6 +328,16 @@ t.test('the gRPC port is off by default and must not collide with the other port
   t.same(problemsOf(t, { ...BASE, GRPC_PORT: '8081' }), ['GRPC_PORT: must differ from SERVER_PORT and READINESS_PROBE_PORT'])
 })
 
+t.test('sessions keyed from the client secret published in the Kubeflow manifests are refused', async (t) => {
+  const published = 'pUBnBOY80SnXgjibTYM9ZWNzY2xreNGQok'
+  t.same(problemsOf(t, { ...BASE, CLIENT_SECRET: published }), [
+    'SESSION_SECRETS: required while CLIENT_SECRET is the value published in the Kubeflow manifests (sessions could be forged); set SESSION_SECRETS (openssl rand -base64 32) or change CLIENT_SECRET',
+  ])
+  const withSecrets = load({ CLIENT_SECRET: published, SESSION_SECRETS: Buffer.alloc(32, 7).toString('base64') })
+  t.equal(withSecrets.config.clientSecret, published, 'fine once SESSION_SECRETS is set')
+  t.match(load({ CLIENT_SECRET: 'short-secret' }).warnings.join('\n'), /CLIENT_SECRET is short/, 'a short client secret is warned about')
+})
+
 t.test('the user id and groups headers must differ', async (t) => {
   t.same(problemsOf(t, { ...BASE, GROUPS_HEADER: 'Kubeflow-Userid' }), ['GROUPS_HEADER: must differ from USERID_HEADER'])
 })

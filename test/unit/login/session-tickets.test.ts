@@ -19,7 +19,8 @@ t.test('a session value in AUTH_HEADER is read with or without "Bearer "', async
     ['a JWT without a signature is still JWT-shaped', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0.', undefined],
     ['another scheme (Basic) is not a session', 'Basic YWxpY2U6c2VjcmV0', undefined],
     ['an empty header', '', undefined],
-    ['only the scheme', 'Bearer    ', 'Bearer'],
+    ['only the scheme is no session', 'Bearer    ', undefined],
+    ['the scheme alone, without a space, is no session', 'Bearer', undefined],
     ['no header', undefined, undefined],
   ]
   for (const [name, value, ticket] of cases) t.equal(headerTicket(value), ticket, name)
