@@ -157,6 +157,13 @@ for (const wiring of WIRINGS) {
       t.ok(navigation.setCookies().length > 0, 'the login-flow cookie reaches the browser (set-cookie on deny)')
       t.equal(navigation.header('referrer-policy'), 'no-referrer', 'referrer-policy (allowed_client_headers)')
 
+      // oidc-authservice's cookie of the same name (a gorilla/securecookie value keyed to its BoltDB):
+      // after the switch it means nothing, and the user simply logs in again.
+      const legacyCookie = 'authservice_session=MTcwMDAwMDAwMHxEdi1CQkFFQ180SUFBUkFCRUFBQUpQLUNBQUVHYzNSeWFXNW5EQVlBQkhWelpYST18Zm9v'
+      const migrated = await rawRequest(`${envoy.url}/pipeline/`, { headers: { ...NAVIGATION_HEADERS, cookie: legacyCookie } })
+      t.equal(migrated.status, 302, "an oidc-authservice session cookie is no session: back to Dex")
+      t.equal(new URL(migrated.header('location')!, envoy.url).pathname, env.OIDC_AUTH_URL)
+
       const { id_token: token } = await dex.passwordGrant('alice@example.com')
       const tampered = token.slice(0, -4) + (token.endsWith('AAAA') ? 'BBBB' : 'AAAA')
       const refused = await fetch(`${envoy.url}/api/x`, { headers: { authorization: `Bearer ${tampered}` } })

@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml'
 import { loadConfig } from '../../src/config/load.js'
 import { describeVariables } from '../../src/config/schema.js'
 import { extAuthzFilterFromEnvoyFilter, httpExtAuthzFilter } from '../helpers/envoy.js'
-import { skipUnlessPeers } from '../helpers/peer-manifest.js'
+import { peerVersion, skipUnlessPeers } from '../helpers/peer-manifest.js'
 import {
   DEPLOY,
   REPO,
@@ -54,6 +54,12 @@ const none = (objects: KubeObject[], kind: string) => objects.filter((object) =>
 
 // Loose views of the rendered objects (the models' own types are checked by typecheckObjects).
 type Any = any
+
+t.test('kustomize is the version test/kustomize/go.mod pins', { skip }, async (t) => {
+  const pinned = /sigs\.k8s\.io\/kustomize\/kustomize\/v5 (v\S+)/.exec(readFileSync(join(REPO, 'test', 'kustomize', 'go.mod'), 'utf8'))?.[1]
+  t.ok(pinned, 'go.mod requires sigs.k8s.io/kustomize/kustomize/v5')
+  t.equal(peerVersion('kustomize'), pinned)
+})
 
 t.test('every overlay, base, and base + each component build; every object validates against its schema', { skip }, async (t) => {
   t.same(kustomizationsUnder('overlays'), OVERLAYS, 'the overlays this test knows are the ones in deploy/overlays')
@@ -135,7 +141,7 @@ t.test('base: restricted, probed on the ops port, never below one checker', { sk
   t.ok(waitMs >= 3000, `preStop waits (${waitMs} ms)`)
   t.ok(pod.terminationGracePeriodSeconds * 1000 >= waitMs + 10_000, 'the grace period leaves time to drain after preStop')
 
-  t.same(container.resources, { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '128Mi' } })
+  t.same(container.resources, { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } })
   t.same(
     container.envFrom.map((source: Any) => source.secretRef?.name ?? source.configMapRef?.name.replace(/-[a-z0-9]{10}$/, '')),
     ['authservice-parameters', 'authservice-secrets'],
