@@ -12,6 +12,7 @@ import { runCli, type CliIo } from './cli/main.js'
 import { systemClock } from './clock.js'
 import { loadConfig } from './config/load.js'
 import { ConfigError } from './errors.js'
+import { createGrpcServer } from './grpc/server.js'
 import { createLogger } from './log/logger.js'
 import { createService, type KubernetesCredentials } from './service.js'
 
@@ -58,6 +59,10 @@ async function serve(): Promise<void> {
   const host = config.serverHostname || '0.0.0.0'
   await service.checkApp.listen({ host, port: config.serverPort })
   await service.opsApp.listen({ host: '0.0.0.0', port: config.readinessProbePort })
+  // gRPC mode (Istio envoyExtAuthzGrpc): the same check behind envoy.service.auth.v3.Authorization.
+  const grpc =
+    config.grpcPort === undefined ? undefined : createGrpcServer({ handle: service.handle, logger, isReady: () => service.isReady() })
+  if (grpc && config.grpcPort !== undefined) await grpc.listen(host, config.grpcPort)
   void service.startIssuers()
 
   let closing = false
@@ -65,7 +70,7 @@ async function serve(): Promise<void> {
     if (closing) return
     closing = true
     logger.info({ signal }, 'shutting down: finishing in-flight checks')
-    service.close().then(
+    Promise.all([grpc?.close(), service.close()]).then(
       () => {
         logger.info('stopped')
         process.exitCode = 0

@@ -90,12 +90,12 @@ document.getElementById('logout').addEventListener('click', async () => {
 
 export async function startDemoApp(options: DemoAppOptions): Promise<DemoApp> {
   const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]!
+    const path = req.url!.split('?')[0]!
     if (path === '/favicon.ico') {
       res.writeHead(204).end()
       return
     }
-    const body = appPage(req.headers, options, req.url ?? '/')
+    const body = appPage(req.headers, options, req.url!)
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) })
     res.end(body)
   })

@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs'
 import { systemClock } from '../clock.js'
 import { loadConfig } from '../config/load.js'
 import type { Config } from '../config/types.js'
+import { ConfigError } from '../errors.js'
 import { createLogger } from '../log/logger.js'
 import { createService, type Service } from '../service.js'
 import { startDemoApp, type DemoApp } from './app.js'
@@ -104,7 +105,15 @@ export async function startDemo(options: DemoOptions, deps: DemoDependencies): P
   const users = demoUsers(adminPassword)
   const clientSecret = randomBytes(24).toString('base64url')
   const env = demoEnvironment(ports, clientSecret, options.logLevel)
-  const { config, warnings } = loadConfig(env, (path) => readFileSync(path, 'utf8'))
+  let loaded
+  try {
+    loaded = loadConfig(env, (path) => readFileSync(path, 'utf8'))
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error
+    // Only DEMO_LOG_LEVEL reaches the service's configuration unchecked.
+    throw new DemoSetupError(error.problems.map((problem) => problem.replace(/^LOG_LEVEL:/, 'DEMO_LOG_LEVEL:')).join('\n'))
+  }
+  const { config, warnings } = loaded
 
   const stack: Array<() => Promise<void>> = []
   const closeAll = async () => {

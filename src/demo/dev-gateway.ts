@@ -161,8 +161,11 @@ async function handle(options: DevGatewayOptions, req: IncomingMessage, res: Ser
 }
 
 export async function startDevGateway(options: DevGatewayOptions): Promise<DevGateway> {
+  // With port 0 the bound port is known only after listen; the check's Host fallback needs it.
+  let bound = options
   // handle() answers every failure itself, so it never rejects.
-  const server: Server = createServer((req, res) => void handle(options, req, res))
+  const server: Server = createServer((req, res) => void handle(bound, req, res))
   const port = await listen(server, options.port)
+  bound = { ...options, port }
   return { port, close: () => close(server) }
 }

@@ -111,6 +111,24 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
   let handle: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => send(res, 503, 'starting', 'text/plain')
   const server: Server = createServer((req, res) => handle(req, res))
   const port = await listen(server, options.port)
+  try {
+    return await serveProvider(server, port, options, Provider, interactionPolicy, (next) => (handle = next))
+  } catch (error) {
+    await close(server)
+    throw error
+  }
+}
+
+type OidcProviderModule = typeof import('oidc-provider')
+
+async function serveProvider(
+  server: Server,
+  port: number,
+  options: DemoIdpOptions,
+  Provider: OidcProviderModule['Provider'],
+  interactionPolicy: OidcProviderModule['interactionPolicy'],
+  setHandler: (handle: (req: IncomingMessage, res: ServerResponse) => void) => void,
+): Promise<DemoIdp> {
   const issuer = `http://${HOST}:${port}${ISSUER_PATH}`
   const { privateKey } = await generateKeyPair('RS256', { modulusLength: 2048, extractable: true })
   const signingKey = { ...(await exportJWK(privateKey)), kid: randomBytes(8).toString('hex'), alg: 'RS256', use: 'sig' }
@@ -224,7 +242,7 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
     await provider.interactionFinished(req, res, { login: { accountId: user.id, remember: false } }, { mergeWithLastSubmission: false })
   }
 
-  handle = (req, res) => {
+  setHandler((req, res) => {
     const url = req.url ?? '/'
     const path = url.split('?')[0]!
     if (path.startsWith(INTERACTION_PATH)) {
@@ -244,7 +262,7 @@ export async function startDemoIdp(options: DemoIdpOptions): Promise<DemoIdp> {
       return
     }
     send(res, 404, 'not found', 'text/plain; charset=utf-8')
-  }
+  })
   return {
     issuer,
     port,

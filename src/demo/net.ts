@@ -30,7 +30,7 @@ export function close(server: Server): Promise<void> {
 export function probePort(port: number): Promise<{ ok: true; port: number } | { ok: false; code: string }> {
   return new Promise((resolve) => {
     const probe = createServer()
-    probe.once('error', (error: NodeJS.ErrnoException) => resolve({ ok: false, code: error.code ?? 'EUNKNOWN' }))
+    probe.once('error', (error: NodeJS.ErrnoException) => resolve({ ok: false, code: String(error.code) }))
     probe.listen({ port, host: HOST, exclusive: true }, () => {
       const bound = (probe.address() as AddressInfo).port
       probe.close(() => resolve({ ok: true, port: bound }))

@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs'
 import { once } from 'node:events'
 import { kubeflowEnv } from '../helpers/authservice.js'
 import { startDex } from '../helpers/dex.js'
+import { grpcClient } from '../helpers/grpc.js'
 import { skipUnlessPeers } from '../helpers/peer-manifest.js'
 import { startPeerProcess } from '../helpers/peer-process.js'
 import { freePort } from '../helpers/ports.js'
@@ -32,8 +33,15 @@ t.test('it serves checks and probes from the environment and exits 0 on SIGTERM'
   t.teardown(() => dex.stop())
   const checkPort = await freePort()
   const opsPort = await freePort()
+  const grpcPort = await freePort()
   const peer = startPeerProcess('authservice', process.execPath, [entry], {
-    env: { ...kubeflowEnv(dex), SERVER_HOSTNAME: '127.0.0.1', SERVER_PORT: String(checkPort), READINESS_PROBE_PORT: String(opsPort) },
+    env: {
+      ...kubeflowEnv(dex),
+      SERVER_HOSTNAME: '127.0.0.1',
+      SERVER_PORT: String(checkPort),
+      READINESS_PROBE_PORT: String(opsPort),
+      GRPC_PORT: String(grpcPort),
+    },
   })
   t.teardown(() => peer.stop())
   await waitUntil('ready', () => answers(`http://127.0.0.1:${opsPort}/readyz`), { timeoutMs: 20_000 })
@@ -46,6 +54,9 @@ t.test('it serves checks and probes from the environment and exits 0 on SIGTERM'
   t.equal(allowed.status, 200)
   t.equal(allowed.headers.get('kubeflow-userid'), 'user@example.com')
   t.equal((await fetch(`http://127.0.0.1:${checkPort}/metrics`)).status, 401, 'ops endpoints are not reachable on the check port')
+  const grpc = grpcClient(grpcPort)
+  t.same(await grpc.health(), { status: 'SERVING' }, 'GRPC_PORT serves the gRPC check and health from the build (protos shipped)')
+  grpc.close()
 
   peer.child.kill('SIGTERM')
   const [code] = (await once(peer.child, 'exit')) as [number]

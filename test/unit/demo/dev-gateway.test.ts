@@ -96,7 +96,7 @@ t.test('allowed: the check sees the allow-listed headers, the app the check’s 
   })
   t.equal(response.status, 200)
   t.same(response.headers.getSetCookie(), ['app=1', 'session=renewed'], 'the check’s set-cookie is added to the app’s')
-  const [seen] = (await response.json()) as Seen[]
+  const seen = (await response.json()) as Seen
 
   t.equal(gw.check.length, 1)
   const check = gw.check[0]!
@@ -112,15 +112,15 @@ t.test('allowed: the check sees the allow-listed headers, the app the check’s 
   t.notOk(check.headers['x-custom'], 'nor anything else off the list')
   t.notOk(check.headers['content-type'])
 
-  t.equal(seen!.url, '/pipeline/?ns=a')
-  t.equal(seen!.body, 'the body', 'the body reaches the app')
-  t.equal(seen!.headers['kubeflow-userid'], 'user@example.com', 'the check’s user id replaces the client’s')
-  t.equal(seen!.headers.authorization, 'Bearer id-token')
-  t.notOk(seen!.headers['kubeflow-groups'], 'x-envoy-auth-headers-to-remove is honoured')
-  t.notOk(seen!.headers['x-remove-me'])
-  t.notOk(seen!.headers['x-not-allowed'], 'only the allowed upstream headers of the answer')
-  t.equal(seen!.headers['x-custom'], 'kept')
-  t.equal(seen!.headers['x-forwarded-proto'], 'http')
+  t.equal(seen.url, '/pipeline/?ns=a')
+  t.equal(seen.body, 'the body', 'the body reaches the app')
+  t.equal(seen.headers['kubeflow-userid'], 'user@example.com', 'the check’s user id replaces the client’s')
+  t.equal(seen.headers.authorization, 'Bearer id-token')
+  t.notOk(seen.headers['kubeflow-groups'], 'x-envoy-auth-headers-to-remove is honoured')
+  t.notOk(seen.headers['x-remove-me'])
+  t.notOk(seen.headers['x-not-allowed'], 'only the allowed upstream headers of the answer')
+  t.equal(seen.headers['x-custom'], 'kept')
+  t.equal(seen.headers['x-forwarded-proto'], 'http')
   t.equal(gw.idp.length, 0)
 })
 
@@ -169,7 +169,6 @@ t.test('denied: the check’s status, allowed headers and body go back; the upst
 })
 
 t.test('a check that cannot be made is a 403; an unreachable upstream a 503', async (t) => {
-  const closed = await backend(t, () => undefined)
   const gw = await setup(t, allow, { checkPort: 1 })
   const denied = await fetch(`${gw.url}/x`)
   t.equal(denied.status, 403)
@@ -180,7 +179,6 @@ t.test('a check that cannot be made is a 403; an unreachable upstream a 503', as
   const unavailable = await fetch(`${noUpstream.url}/x`)
   t.equal(unavailable.status, 503)
   t.equal(await unavailable.text(), 'upstream unavailable')
-  t.ok(closed.port > 0)
 })
 
 t.test('an upstream that breaks off mid-body ends the client’s response too', async (t) => {
@@ -202,7 +200,7 @@ t.test('a target that is not a path is a 400; a request without Host still gets 
   })
   const raw = (text: string) =>
     new Promise<string>((resolve, reject) => {
-      const socket = connect(gw.port, '127.0.0.1', () => socket.end(text))
+      const socket = connect(gw.port, '127.0.0.1', () => socket.write(text))
       let out = ''
       socket.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')))
       socket.on('end', () => resolve(out))
