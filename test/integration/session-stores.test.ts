@@ -59,6 +59,19 @@ t.test('redis store, Redis with a password', { skip: skipUnlessPeers('redis') },
   }
 })
 
+t.test('a ticket of the other kind of store loads as undefined', { skip: skipUnlessPeers('redis') }, async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.close())
+  const ring = ringOf('cross')
+  const cookie = createCookieStore({ ring })
+  const stored = createRedisStore({ ring, redis: { host: '127.0.0.1', port: redis.port, db: 0 } })
+  t.teardown(() => stored.close())
+  const session = makeSession()
+  const [cookieTicket, redisTicket] = [await cookie.save(session, NOW), await stored.save(session, NOW)]
+  t.equal(await stored.load(cookieTicket, NOW), undefined, 'a cookie ticket is no redis ticket, even for the same session')
+  t.equal(await cookie.load(redisTicket, NOW), undefined, 'a redis ticket (the bare id) is no cookie ticket')
+})
+
 t.test('Redis holds no plaintext: hashed keys, JWE values', { skip: skipUnlessPeers('redis') }, async (t) => {
   const redis = await startRedis()
   t.teardown(() => redis.close())
