@@ -12,6 +12,8 @@ import { seal, unseal } from '../session/seal.js'
 export const FLOW_COOKIE_PREFIX = 'authservice_flow_'
 export const FLOW_TTL_SECONDS = 600
 export const MAX_FLOWS = 5
+/** Flow cookies cleared in one answer at most, so the answer's header count stays small. */
+export const MAX_EVICTIONS = 10
 
 export interface LoginFlow {
   readonly state: string
@@ -52,7 +54,10 @@ export async function openFlow(sealed: string | undefined, state: string, ring: 
   return flow as LoginFlow
 }
 
-/** Flow cookies present in a request, oldest first (browsers send older cookies first, RFC 6265 §5.4). */
+/** Exactly the names flowCookieName makes: anything else with the prefix is not ours (cookie tossing). */
+const FLOW_COOKIE_NAME = /^authservice_flow_[A-Za-z0-9_-]{16}$/
+
+/** Our flow cookies present in a request, oldest first (browsers send older cookies first, RFC 6265 §5.4). */
 export function presentFlowCookies(cookies: Record<string, string | undefined>): string[] {
-  return Object.keys(cookies).filter((name) => name.startsWith(FLOW_COOKIE_PREFIX))
+  return Object.keys(cookies).filter((name) => FLOW_COOKIE_NAME.test(name))
 }

@@ -20,7 +20,7 @@ import type { KeyRing } from '../session/keys.js'
 import type { Session } from '../session/session.js'
 import type { SessionStore } from '../session/store.js'
 import { clearCookie, isSecure, setCookie, type CookieContext } from './cookies.js'
-import { FLOW_TTL_SECONDS, MAX_FLOWS, flowCookieName, newFlow, openFlow, presentFlowCookies, sealFlow } from './flow.js'
+import { FLOW_TTL_SECONDS, MAX_EVICTIONS, MAX_FLOWS, flowCookieName, newFlow, openFlow, presentFlowCookies, sealFlow } from './flow.js'
 import { safeRelativeTarget } from './safe-target.js'
 import { clearSessionCookies, writeSessionCookies } from './session-cookie.js'
 import { sessionTickets } from './session-tickets.js'
@@ -91,9 +91,11 @@ export function createLoginHandlers(options: LoginHandlerOptions) {
     }
     const flow = newFlow(safeRelativeTarget(request.target), clock.now())
     const cookies = [...extraCookies]
-    // At most MAX_FLOWS logins at once: evict the oldest so a state-cookie flood stays bounded.
+    // At most MAX_FLOWS logins at once: evict the oldest so a state-cookie flood stays bounded, and
+    // clear at most MAX_EVICTIONS per answer (Envoy refuses a reply with more than 100 headers).
     const present = presentFlowCookies(request.cookies)
-    for (const name of present.slice(0, Math.max(0, present.length - (MAX_FLOWS - 1)))) cookies.push(clearCookie(name, secureFor(request)))
+    const evict = present.slice(0, Math.max(0, present.length - (MAX_FLOWS - 1))).slice(0, MAX_EVICTIONS)
+    for (const name of evict) cookies.push(clearCookie(name, secureFor(request)))
     cookies.push(
       setCookie(flowCookieName(flow.state), await sealFlow(flow, options.flowRing), {
         maxAgeSeconds: FLOW_TTL_SECONDS,

@@ -5,11 +5,13 @@
  * (RFC 9700 §4.11 open redirectors). Anything else falls back.
  */
 
+/** Anything but printable ASCII: control characters (header injection) and non-ASCII (not valid in Location). */
+const NOT_PRINTABLE_ASCII = /[^\u0021-\u007e]/
 const CONTROL = /[\u0000-\u001f\u007f]/
 
 export function safeRelativeTarget(candidate: string | undefined, fallback = '/'): string {
   if (candidate === undefined || candidate === '' || candidate.length > 4096) return fallback
-  if (!candidate.startsWith('/') || CONTROL.test(candidate)) return fallback
+  if (!candidate.startsWith('/') || NOT_PRINTABLE_ASCII.test(candidate)) return fallback
   const second = candidate[1]
   if (second === '/' || second === '\\') return fallback
   let decoded = candidate

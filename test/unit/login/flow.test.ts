@@ -83,16 +83,19 @@ t.test('the flow cookie name is derived from the state: one cookie per login, tw
   t.notMatch(flowCookieName(a.state), a.state, 'the name does not reveal the state')
 })
 
-t.test('flow cookies present in a request are listed oldest first, others ignored', async (t) => {
+t.test('flow cookies present in a request are listed oldest first; names we never make are ignored', async (t) => {
   t.equal(MAX_FLOWS, 5)
+  const [first, second, third] = ['state-1', 'state-2', 'state-3'].map(flowCookieName) as [string, string, string]
   const cookies: Record<string, string | undefined> = {
     authservice_session: 'x',
-    authservice_flow_first: 'a',
+    [first]: 'a',
     other: 'y',
-    authservice_flow_second: 'b',
-    authservice_flow_third: 'c',
+    [second]: 'b',
+    authservice_flow_tossed: 'planted by a sibling domain',
+    'authservice_flow_é': 'not a cookie token',
+    [third]: 'c',
   }
-  t.same(presentFlowCookies(cookies), ['authservice_flow_first', 'authservice_flow_second', 'authservice_flow_third'])
+  t.same(presentFlowCookies(cookies), [first, second, third])
   t.same(presentFlowCookies({}), [])
 })
 

@@ -1,0 +1,122 @@
+// Keeps the benchmark (bench/run.mjs, `npm run bench`) working: every scenario, the memory run and
+// the profile run in their tiny `--smoke` form (a few hundred requests each) against the built
+// entry, Envoy and Redis. No timing is asserted — only that each scenario ran, answered what it
+// declares, exercised what it claims (cache hits vs. signature verifications), and reported.
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { entryBuilt } from '../helpers/entry-process.js'
+import { peerPath } from '../helpers/peer-manifest.js'
+
+const RUN = new URL('../../bench/run.mjs', import.meta.url).pathname
+
+interface Run {
+  completed: number
+  unexpected: number
+  errors: number
+  timeouts: number
+  rps: number
+  generatorCpu: number
+  latency: { p50: number; p99: number; max: number }
+}
+
+interface Scenario {
+  name: string
+  skipped?: string
+  service?: Run
+  baseline?: Run
+  withAuthz?: Run
+  withoutAuthz?: Run
+  rssBefore?: number
+  rssAfter?: number
+  serviceCounters?: { cacheHits: number; cacheMisses: number; decisions: number }
+}
+
+function runBench(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [RUN, '--smoke', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')))
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')))
+    child.once('error', reject)
+    child.once('exit', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'authservice-bench-smoke-'))
+t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+
+t.test('every scenario runs and answers what it declares', { skip: entryBuilt() }, async (t) => {
+  const out = join(dir, 'latest.json')
+  const { code, stdout, stderr } = await runBench([], { BENCH_OUT: out })
+  t.equal(code, 0, 'bench exits 0', { stderr: stderr.slice(-3000) })
+  const results = JSON.parse(readFileSync(out, 'utf8')) as { scenarios: Scenario[]; machine: { cores: number } }
+  t.match(stdout, /\| Scenario \| Expect \| Service req\/s \|/, 'prints the Markdown table')
+  t.match(stdout, /^Machine: /m, 'names the machine it ran on')
+
+  const byName = new Map(results.scenarios.map((scenario) => [scenario.name, scenario]))
+  const expected = ['bearer-hit', 'bearer-miss', 'junk', 'session-cookie', 'session-redis', 'skip', 'unauthenticated-api', 'grpc', 'envoy']
+  t.same([...byName.keys()].filter((name) => expected.includes(name)), expected, 'every scenario is reported, in order')
+  // Peers the suite installed must be used, not skipped (in CI a missing peer throws in peerPath).
+  if (peerPath('redis')) t.notOk(byName.get('session-redis')?.skipped, 'the redis scenario ran')
+  if (peerPath('envoy')) t.notOk(byName.get('envoy')?.skipped, 'the Envoy scenario ran')
+  t.notOk(byName.get('grpc')?.skipped, 'the gRPC scenario ran against dist/server.js')
+  t.ok(byName.get('apache-mod-auth-openidc'), 'the optional Apache peer is reported (run or skipped)')
+
+  for (const scenario of results.scenarios) {
+    if (scenario.skipped) {
+      t.comment(`${scenario.name} skipped: ${scenario.skipped}`)
+      continue
+    }
+    const runs = scenario.name === 'envoy' ? [scenario.withAuthz, scenario.withoutAuthz] : [scenario.service, scenario.baseline]
+    for (const run of runs) {
+      t.ok(run && run.completed >= 300, `${scenario.name}: the run completed its requests`)
+      t.equal(run?.unexpected, 0, `${scenario.name}: no status other than the declared one`)
+      t.equal(run?.errors, 0, `${scenario.name}: no connection errors`)
+      t.ok(run && run.latency.p50 > 0 && run.latency.max >= run.latency.p99, `${scenario.name}: latencies reported`)
+      t.ok(run && run.generatorCpu > 0, `${scenario.name}: the generator's CPU is reported`)
+    }
+    t.ok((scenario.rssBefore ?? 0) > 0 && (scenario.rssAfter ?? 0) > 0, `${scenario.name}: server RSS reported`)
+  }
+
+  // What the scenarios claim to exercise, from the service's own /metrics.
+  const hit = byName.get('bearer-hit')?.serviceCounters
+  t.ok(hit && hit.cacheHits >= 300 && hit.cacheMisses === 0, 'cache hit: every check found the token in the cache')
+  const miss = byName.get('bearer-miss')?.serviceCounters
+  t.ok(miss && miss.cacheMisses >= 300 && miss.cacheHits === 0, 'cache miss: every check verified a signature')
+})
+
+t.test('the memory run samples RSS and reports whether it levels off', { skip: entryBuilt() }, async (t) => {
+  const out = join(dir, 'memory.json')
+  const { code, stdout, stderr } = await runBench(['--memory'], { BENCH_OUT: out, BENCH_MEMORY_REQUESTS: '2000', BENCH_MEMORY_TOKENS: '1000' })
+  t.equal(code, 0, 'bench --memory exits 0', { stderr: stderr.slice(-3000) })
+  const results = JSON.parse(readFileSync(out, 'utf8')) as {
+    run: Run
+    samples: Array<{ rssBytes: number }>
+    levelsOff: boolean
+    counters: { decisions: number }
+  }
+  t.equal(results.run.completed, 2000, 'every check of the memory run completed')
+  t.equal(results.run.unexpected, 0, 'and was allowed')
+  t.ok(results.samples.length >= 2 && results.samples.every((sample) => sample.rssBytes > 0), 'RSS was sampled')
+  t.type(results.levelsOff, 'boolean', 'says whether RSS levels off')
+  t.match(stdout, /\| t \(s\) \| checks \| RSS MB \|/, 'prints the RSS samples')
+})
+
+t.test('the profile run writes CPU profiles and their top costs', { skip: entryBuilt() }, async (t) => {
+  const out = join(dir, 'profile.json')
+  const { code, stdout, stderr } = await runBench(['--profile'], { BENCH_OUT: out })
+  t.equal(code, 0, 'bench --profile exits 0', { stderr: stderr.slice(-3000) })
+  const results = JSON.parse(readFileSync(out, 'utf8')) as {
+    profiles: Record<string, { file: string; summary: { functions: unknown[]; places: unknown[] } }>
+  }
+  t.same(Object.keys(results.profiles).sort(), ['bearer-hit', 'junk'], 'the cache-hit and junk scenarios were profiled')
+  for (const [name, profile] of Object.entries(results.profiles)) {
+    t.ok(profile.summary.functions.length > 0 && profile.summary.places.length > 0, `${name}: top costs summarised`)
+    t.ok(readFileSync(profile.file, 'utf8').startsWith('{'), `${name}: the .cpuprofile was written`)
+  }
+  t.match(stdout, /#### bearer-hit/, 'prints the profile tables')
+})
