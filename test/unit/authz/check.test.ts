@@ -2,6 +2,7 @@
 import t from 'tap'
 import type { JWTPayload } from 'jose'
 import type { Config } from '../../../src/config/types.js'
+import { kubeflowConfig } from '../../fixtures/config.js'
 import { ProviderUnavailableError, TokenRejectedError } from '../../../src/errors.js'
 import type { TokenVerifier, VerifiedToken } from '../../../src/oidc/token-verifier.js'
 import type { Session } from '../../../src/session/session.js'
@@ -10,58 +11,8 @@ import { createChecker, type CheckRequest, type CheckerDependencies } from '../.
 
 const ISSUER = 'http://dex.auth.svc.cluster.local:5556/dex'
 
-/** A Kubeflow manifest's settings (SKIP_AUTH_URLS=/dex, defaults elsewhere). */
-function config(overrides: Partial<Config> = {}): Config {
-  return {
-    issuer: ISSUER,
-    authUrl: '/dex/auth',
-    clientId: 'kubeflow-oidc-authservice',
-    clientSecret: 'pUBnBOY80SnXgjibTYM9ZWNzY2xreNGQok',
-    redirectUrl: '/authservice/oidc/callback',
-    scopes: ['openid', 'email', 'groups', 'profile', 'offline_access'],
-    caBundle: undefined,
-    urlPrefix: '/authservice/',
-    skipAuthUrls: ['/dex'],
-    apiRoutes: ['/api/', '/apis/', '/ml_metadata'],
-    checkPathPrefix: '',
-    afterLoginUrl: undefined,
-    afterLogoutUrl: '/',
-    userIdHeader: 'kubeflow-userid',
-    userIdPrefix: '',
-    userIdClaim: 'email',
-    userIdTransformers: [],
-    groupsHeader: 'kubeflow-groups',
-    groupsClaim: 'groups',
-    idTokenHeader: 'authorization',
-    authHeader: 'authorization',
-    idTokenCookie: undefined,
-    setAuthorizationHeader: false,
-    groupsAllowlist: ['*'],
-    allowedEmailDomains: [],
-    extraIssuers: [],
-    jwtAlgorithms: ['RS256'],
-    clockSkewSeconds: 30,
-    maxTokenBytes: 16384,
-    audiences: ['istio-ingressgateway.istio-system.svc.cluster.local'],
-    sessionCookieName: 'authservice_session',
-    sessionMaxAgeSeconds: 86400,
-    sessionSameSite: 'Lax',
-    sessionCookieHttpOnly: true,
-    secureCookies: 'auto',
-    sessionStoreType: 'cookie',
-    sessionSecrets: [],
-    redisAddr: undefined,
-    redisPassword: undefined,
-    redisDb: 0,
-    serverHostname: '',
-    serverPort: 8080,
-    readinessProbePort: 8081,
-    webServerPort: 8082,
-    grpcPort: undefined,
-    logLevel: 'info',
-    ...overrides,
-  }
-}
+/** Kubeflow's settings, as the loader makes them, plus what these tests rely on. */
+const config = (overrides: Partial<Config> = {}): Config => kubeflowConfig({ scopes: ['openid', 'email', 'groups', 'profile', 'offline_access'], ...overrides })
 
 const ALICE: JWTPayload = { iss: ISSUER, sub: 'CgVhbGljZQ', email: 'alice@example.com', email_verified: true, groups: ['team-a'] }
 

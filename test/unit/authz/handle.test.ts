@@ -11,6 +11,7 @@ import type { Decision } from '../../../src/authz/decision.js'
 import { createHandler } from '../../../src/authz/handle.js'
 import { createReplyBuilder, type CheckReply, type HeaderList } from '../../../src/authz/reply.js'
 import type { Config } from '../../../src/config/types.js'
+import { kubeflowConfig } from '../../fixtures/config.js'
 import { createLogger } from '../../../src/log/logger.js'
 import { createEndpointMatcher } from '../../../src/login/endpoints.js'
 import type { FlowRequest, HandlerResult, LoginHandlers } from '../../../src/login/handlers.js'
@@ -18,57 +19,8 @@ import type { Metrics } from '../../../src/ops/metrics.js'
 
 const NOW = 1_750_000_000_000
 
-function config(overrides: Partial<Config> = {}): Config {
-  return {
-    issuer: 'http://dex.auth.svc.cluster.local:5556/dex',
-    authUrl: '/dex/auth',
-    clientId: 'kubeflow-oidc-authservice',
-    clientSecret: 'pUBnBOY80SnXgjibTYM9ZWNzY2xreNGQok',
-    redirectUrl: '/authservice/oidc/callback',
-    scopes: ['openid', 'email', 'groups'],
-    caBundle: undefined,
-    urlPrefix: '/authservice/',
-    skipAuthUrls: ['/dex'],
-    apiRoutes: ['/api/', '/apis/', '/ml_metadata'],
-    checkPathPrefix: '',
-    afterLoginUrl: undefined,
-    afterLogoutUrl: '/',
-    userIdHeader: 'kubeflow-userid',
-    userIdPrefix: '',
-    userIdClaim: 'email',
-    userIdTransformers: [],
-    groupsHeader: 'kubeflow-groups',
-    groupsClaim: 'groups',
-    idTokenHeader: 'authorization',
-    authHeader: 'authorization',
-    idTokenCookie: undefined,
-    setAuthorizationHeader: false,
-    groupsAllowlist: ['*'],
-    allowedEmailDomains: [],
-    extraIssuers: [],
-    jwtAlgorithms: ['RS256'],
-    clockSkewSeconds: 30,
-    maxTokenBytes: 16384,
-    audiences: ['istio-ingressgateway.istio-system.svc.cluster.local'],
-    sessionCookieName: 'authservice_session',
-    sessionMaxAgeSeconds: 86400,
-    sessionSameSite: 'Lax',
-    sessionCookieHttpOnly: true,
-    secureCookies: 'auto',
-    sessionStoreType: 'cookie',
-    sessionSecrets: [],
-    redisAddr: undefined,
-    redisPassword: undefined,
-    redisDb: 0,
-    serverHostname: '',
-    serverPort: 8080,
-    readinessProbePort: 8081,
-    webServerPort: 8082,
-    grpcPort: undefined,
-    logLevel: 'info',
-    ...overrides,
-  }
-}
+/** Kubeflow's settings, as the loader makes them, plus what these tests rely on. */
+const config = (overrides: Partial<Config> = {}): Config => kubeflowConfig({ scopes: ['openid', 'email', 'groups'], ...overrides })
 
 const ALICE = { userId: 'alice@example.com', groups: ['team-a'], email: 'alice@example.com', idToken: 'dex.id.token.SECRET' }
 const ALLOW: Decision = { outcome: 'allow', kind: 'navigation', reason: 'CREDENTIAL_VALID', identity: ALICE, via: 'session-cookie' }

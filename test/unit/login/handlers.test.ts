@@ -8,6 +8,7 @@ import t from 'tap'
 import type { JWTPayload } from 'jose'
 import type { CheckReply, HeaderList } from '../../../src/authz/reply.js'
 import type { Config } from '../../../src/config/types.js'
+import { kubeflowConfig } from '../../fixtures/config.js'
 import { AuthServiceError, ProviderUnavailableError, SessionStoreUnavailableError, TokenRejectedError } from '../../../src/errors.js'
 import { FLOW_COOKIE_PREFIX, flowCookieName, openFlow } from '../../../src/login/flow.js'
 import { createLoginHandlers, type FlowRequest } from '../../../src/login/handlers.js'
@@ -22,58 +23,15 @@ const NOW = 1_750_000_000_000
 const HOUR = 3_600_000
 const ORIGIN = 'https://kubeflow.example.com'
 
-/** A Kubeflow manifest's settings (OIDC_AUTH_URL=/dex/auth, REDIRECT_URL=/authservice/oidc/callback). */
-function config(overrides: Partial<Config> = {}): Config {
-  return {
-    issuer: ISSUER,
-    authUrl: '/dex/auth',
-    clientId: 'kubeflow-oidc-authservice',
-    clientSecret: 'pUBnBOY80SnXgjibTYM9ZWNzY2xreNGQok',
-    redirectUrl: '/authservice/oidc/callback',
+/** A Kubeflow manifest's settings (OIDC_AUTH_URL=/dex/auth, REDIRECT_URL=/authservice/oidc/callback), redis sessions. */
+const config = (overrides: Partial<Config> = {}): Config =>
+  kubeflowConfig({
     scopes: ['openid', 'email', 'groups', 'profile', 'offline_access'],
-    caBundle: undefined,
-    urlPrefix: '/authservice/',
-    skipAuthUrls: ['/dex'],
-    apiRoutes: ['/api/', '/apis/', '/ml_metadata'],
-    checkPathPrefix: '',
-    afterLoginUrl: undefined,
     afterLogoutUrl: '/authservice/site/after_logout',
-    userIdHeader: 'kubeflow-userid',
-    userIdPrefix: '',
-    userIdClaim: 'email',
-    userIdTransformers: [],
-    groupsHeader: 'kubeflow-groups',
-    groupsClaim: 'groups',
-    idTokenHeader: 'authorization',
-    authHeader: 'authorization',
-    idTokenCookie: undefined,
-    setAuthorizationHeader: false,
-    groupsAllowlist: ['*'],
-    allowedEmailDomains: [],
-    extraIssuers: [],
-    jwtAlgorithms: ['RS256'],
-    clockSkewSeconds: 30,
-    maxTokenBytes: 16384,
-    audiences: ['istio-ingressgateway.istio-system.svc.cluster.local'],
-    sessionCookieName: 'authservice_session',
-    sessionMaxAgeSeconds: 86400,
-    sessionSameSite: 'Lax',
-    sessionCookieHttpOnly: true,
-    secureCookies: 'auto',
     sessionStoreType: 'redis',
-    sessionSecrets: [],
     redisAddr: '127.0.0.1:6379',
-    redisPassword: undefined,
-    redisDb: 0,
-    serverHostname: '',
-    serverPort: 8080,
-    readinessProbePort: 8081,
-    webServerPort: 8082,
-    grpcPort: undefined,
-    logLevel: 'info',
     ...overrides,
-  }
-}
+  })
 
 /** Dex's ID-token claims for alice, as the verifier returns them (the nonce is the flow's). */
 function aliceClaims(nonce: string | undefined): JWTPayload {
