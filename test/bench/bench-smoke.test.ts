@@ -54,7 +54,7 @@ t.test('every scenario runs and answers what it declares', { skip: entryBuilt() 
   const { code, stdout, stderr } = await runBench([], { BENCH_OUT: out })
   t.equal(code, 0, 'bench exits 0', { stderr: stderr.slice(-3000) })
   const results = JSON.parse(readFileSync(out, 'utf8')) as { scenarios: Scenario[]; machine: { cores: number } }
-  t.match(stdout, /\| Scenario \| Expect \| Service req\/s \|/, 'prints the Markdown table')
+  t.match(stdout, /^\| Scenario \| Expect \| req\/s service \/ baseline \|/m, 'prints the Markdown table')
   t.match(stdout, /^Machine: /m, 'names the machine it ran on')
 
   const byName = new Map(results.scenarios.map((scenario) => [scenario.name, scenario]))

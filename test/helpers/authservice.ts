@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/config/load.js'
 import type { Config } from '../../src/config/types.js'
 import { createLogger } from '../../src/log/logger.js'
 import { createService, type Service } from '../../src/service.js'
+import { kubeflowParams, type Provider } from '../fixtures/config.js'
 
 export interface RunningAuthservice {
   readonly service: Service
@@ -68,22 +69,6 @@ export async function startAuthservice(env: Record<string, string>, options: Sta
 }
 
 /** The env a Kubeflow operator sets for oidc-authservice, pointed at a test Dex. */
-export function kubeflowEnv(dex: { issuer: string; clientId: string; clientSecret: string }): Record<string, string> {
-  return {
-    OIDC_PROVIDER: dex.issuer,
-    OIDC_AUTH_URL: '/dex/auth',
-    OIDC_SCOPES: 'profile email groups',
-    AUTHSERVICE_URL_PREFIX: '/authservice/',
-    SKIP_AUTH_URLS: '/dex',
-    AFTER_LOGOUT_URL: '/',
-    USERID_HEADER: 'kubeflow-userid',
-    USERID_PREFIX: '',
-    USERID_CLAIM: 'email',
-    PORT: '"8080"',
-    STORE_PATH: '/var/lib/authservice/data.db',
-    CLIENT_ID: dex.clientId,
-    CLIENT_SECRET: dex.clientSecret,
-    SERVER_PORT: '8080',
-    READINESS_PROBE_PORT: '8081',
-  }
+export function kubeflowEnv(dex: Provider): Record<string, string> {
+  return { ...kubeflowParams(dex), SERVER_PORT: '8080', READINESS_PROBE_PORT: '8081' }
 }

@@ -12,7 +12,8 @@ import { createGrpcServer } from '../../src/grpc/server.js'
 import { createLogger } from '../../src/log/logger.js'
 import { kubeflowEnv, type RunningAuthservice } from './authservice.js'
 import { startEnvoy, type Envoy } from './envoy.js'
-import { CookieJar } from './scripted-login.js'
+import type { RawResponse } from './raw-request.js'
+import { CookieJar, scriptedLogin } from './scripted-login.js'
 import { createTestKey, signCompact } from './test-issuer.js'
 import { send, type Answer } from './traffic.js'
 
@@ -73,7 +74,7 @@ export interface PendingCallback {
   readonly callbackPath: string
   readonly code: string
   readonly state: string
-  readonly hops: Answer[]
+  readonly hops: RawResponse[]
 }
 
 /**
@@ -81,37 +82,12 @@ export interface PendingCallback {
  * its flow cookie and Dex has issued a real code, not yet exchanged.
  */
 export async function loginUntilCallback(gateway: string, startPath: string, email: string, password: string, jar = new CookieJar()): Promise<PendingCallback> {
-  const hops: Answer[] = []
-  let url = new URL(startPath, gateway).toString()
-  let method = 'GET'
-  let body: string | undefined
-  for (let i = 0; i < 20; i++) {
-    const headers: Record<string, string> = { accept: '*/*' }
-    if (jar.cookies.size > 0) headers.cookie = jar.header()
-    if (body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded'
-    const response = await send(url, { method, headers, ...(body === undefined ? {} : { body }) })
-    hops.push(response)
-    jar.store(response)
-    const location = response.header('location')
-    if (response.status >= 300 && response.status < 400 && location) {
-      const next = new URL(location, url)
-      if (next.host !== new URL(gateway).host) throw new Error(`login left the gateway for ${next.host}`)
-      if (next.pathname === '/authservice/oidc/callback') {
-        return { jar, callbackPath: next.pathname + next.search, code: next.searchParams.get('code') ?? '', state: next.searchParams.get('state') ?? '', hops }
-      }
-      url = next.toString()
-      method = 'GET'
-      body = undefined
-      continue
-    }
-    if (response.status === 200 && /name="password"/.test(response.body) && method === 'GET') {
-      method = 'POST'
-      body = new URLSearchParams({ login: email, password }).toString()
-      continue
-    }
-    throw new Error(`login stopped at ${url}: ${response.status} ${response.body.slice(0, 200)}`)
-  }
-  throw new Error('too many redirects')
+  const login = await scriptedLogin(gateway, startPath, email, password, jar, {
+    stopBefore: (next) => next.pathname === '/authservice/oidc/callback',
+  })
+  const next = login.stoppedBefore
+  if (!next) throw new Error(`login stopped at ${login.finalUrl}: ${login.final.status} ${login.final.body.slice(0, 200)}`)
+  return { jar, callbackPath: next.pathname + next.search, code: next.searchParams.get('code') ?? '', state: next.searchParams.get('state') ?? '', hops: login.hops }
 }
 
 /** The callback hop: the browser following Dex's redirect back, with its cookies. */

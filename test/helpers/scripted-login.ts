@@ -28,10 +28,24 @@ export interface ScriptedLogin {
   readonly hops: RawResponse[]
   readonly final: RawResponse
   readonly finalUrl: string
+  /** Set when `stopBefore` stopped the walk: the redirect target not followed. */
+  readonly stoppedBefore?: URL
+}
+
+export interface ScriptedLoginOptions {
+  /** Stop instead of following a redirect to this target (e.g. the callback, to break a peer first). */
+  readonly stopBefore?: (next: URL) => boolean
 }
 
 /** Follows redirects (resolving relative Locations against the gateway), posting Dex's form when it shows. */
-export async function scriptedLogin(gateway: string, startPath: string, email: string, password: string, jar = new CookieJar()): Promise<ScriptedLogin> {
+export async function scriptedLogin(
+  gateway: string,
+  startPath: string,
+  email: string,
+  password: string,
+  jar = new CookieJar(),
+  options: ScriptedLoginOptions = {},
+): Promise<ScriptedLogin> {
   const hops: RawResponse[] = []
   let url = new URL(startPath, gateway).toString()
   let method = 'GET'
@@ -48,6 +62,7 @@ export async function scriptedLogin(gateway: string, startPath: string, email: s
       const next = new URL(location, url)
       // Test traffic stays on loopback: never follow a redirect off the gateway (the caller asserts on it).
       if (next.host !== new URL(gateway).host) return { jar, hops, final: response, finalUrl: url }
+      if (options.stopBefore?.(next)) return { jar, hops, final: response, finalUrl: url, stoppedBefore: next }
       url = next.toString()
       method = 'GET'
       body = undefined

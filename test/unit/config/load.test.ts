@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { loadConfig, type Env } from '../../../src/config/load.js'
 import { ConfigError } from '../../../src/errors.js'
+import { kubeflowParams } from '../../fixtures/config.js'
 
 const SECRET = 'client-secret-value-never-printed'
 const BASE: Env = { OIDC_PROVIDER: 'https://idp.example.com', CLIENT_ID: 'kubeflow-oidc-authservice', CLIENT_SECRET: SECRET }
@@ -34,21 +35,7 @@ function problemsOf(t: Test, env: Env, readFile = files()): readonly string[] {
 
 t.test("Kubeflow's own settings load, with the oidc-authservice defaults for the rest", async (t) => {
   const { config, warnings } = loadConfig(
-    {
-      OIDC_PROVIDER: 'http://dex.auth.svc.cluster.local:5556/dex',
-      OIDC_AUTH_URL: '/dex/auth',
-      OIDC_SCOPES: 'profile email groups',
-      AUTHSERVICE_URL_PREFIX: '/authservice/',
-      SKIP_AUTH_URLS: '/dex',
-      AFTER_LOGOUT_URL: '/',
-      USERID_HEADER: 'kubeflow-userid',
-      USERID_PREFIX: '',
-      USERID_CLAIM: 'email',
-      PORT: '"8080"',
-      STORE_PATH: '/var/lib/authservice/data.db',
-      CLIENT_ID: 'kubeflow-oidc-authservice',
-      CLIENT_SECRET: SECRET,
-    },
+    kubeflowParams({ issuer: 'http://dex.auth.svc.cluster.local:5556/dex', clientId: 'kubeflow-oidc-authservice', clientSecret: SECRET }),
     files(),
   )
   t.same(config, {
