@@ -25,7 +25,7 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 FROM gcr.io/distroless/nodejs22-debian12:nonroot AS runtime
 WORKDIR /app
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--enable-source-maps
+    NODE_OPTIONS="--enable-source-maps --max-old-space-size=160 --max-semi-space-size=4"
 # package.json carries "type": "module", which dist/ needs; files stay root-owned (read-only).
 COPY package.json ./
 COPY --from=prod-deps /app/node_modules ./node_modules

@@ -35,6 +35,9 @@ export function buildCheckApp(deps: CheckAppDependencies): FastifyInstance {
     loggerInstance: deps.logger,
     // One decision line per check instead of fastify's request lines.
     logController: new LogController({ disableRequestLogging: true }),
+    // No per-request child logger (~1.6 µs each, with redaction of its bindings): request.log is
+    // only used by the error handler below, which needs no request id.
+    childLoggerFactory: (logger) => logger,
     // A 503 while closing would reach the user as Envoy's bare 403; in-flight checks finish instead.
     return503OnClosing: false,
     bodyLimit: 1024,

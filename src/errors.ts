@@ -62,7 +62,15 @@ export class TokenRejectedError extends AuthServiceError {
   declare readonly code: TokenErrorCode
   readonly claim: string | undefined
   constructor(code: TokenErrorCode, message: string, options?: { claim?: string; cause?: unknown }) {
-    super(code, message, options)
+    // A refused credential is an answer, not a bug: capturing a stack trace for every junk token
+    // cost about 5 µs of a 401 (bench/ --profile). The code, message and cause say what happened.
+    const stackTraceLimit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
+    try {
+      super(code, message, options)
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit
+    }
     this.claim = options?.claim
   }
 }

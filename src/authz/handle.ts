@@ -38,6 +38,10 @@ const schemeOf = (request: CheckRequest & { scheme?: string }) => request.scheme
 
 export function createHandler(options: HandleOptions): (request: CheckRequest & { scheme?: string }) => Promise<HandledCheck> {
   const { config, login } = options
+  // The decision line holds only fields built here (outcome, reason, codes, user, method, path
+  // without query, ms), never a credential, so it skips pino's redaction, which cost about 11 µs per
+  // line (4/5 of the line's cost; bench/ --profile). Every other line keeps REDACTED_PATHS.
+  const decisionLog = options.logger.child({}, { redact: [] })
 
   async function run(request: CheckRequest & { scheme?: string }, cookies: Record<string, string | undefined>): Promise<HandlerResult & { path: string }> {
     // Endpoints and the page to come back to are the user's path, without Envoy's path_prefix.
@@ -85,7 +89,7 @@ export function createHandler(options: HandleOptions): (request: CheckRequest & 
     const result = await run(request, parseCookies(request.headers.cookie))
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
     options.metrics.observeDecision({ outcome: result.outcome, reason: result.reason }, seconds)
-    options.logger.info(
+    decisionLog.info(
       {
         outcome: result.outcome,
         reason: result.reason,

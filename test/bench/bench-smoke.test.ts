@@ -64,7 +64,7 @@ t.test('every scenario runs and answers what it declares', { skip: entryBuilt() 
   if (peerPath('redis')) t.notOk(byName.get('session-redis')?.skipped, 'the redis scenario ran')
   if (peerPath('envoy')) t.notOk(byName.get('envoy')?.skipped, 'the Envoy scenario ran')
   t.notOk(byName.get('grpc')?.skipped, 'the gRPC scenario ran against dist/server.js')
-  t.ok(byName.get('apache-mod-auth-openidc'), 'the optional Apache peer is reported (run or skipped)')
+  t.ok(byName.get('apache'), 'the optional Apache + mod_auth_openidc peer is reported (run or skipped)')
 
   for (const scenario of results.scenarios) {
     if (scenario.skipped) {
@@ -113,7 +113,7 @@ t.test('the profile run writes CPU profiles and their top costs', { skip: entryB
   const results = JSON.parse(readFileSync(out, 'utf8')) as {
     profiles: Record<string, { file: string; summary: { functions: unknown[]; places: unknown[] } }>
   }
-  t.same(Object.keys(results.profiles).sort(), ['bearer-hit', 'junk'], 'the cache-hit and junk scenarios were profiled')
+  t.same(Object.keys(results.profiles).sort(), ['bearer-hit', 'bearer-miss', 'junk'], 'the cache-hit, cache-miss and junk scenarios were profiled')
   for (const [name, profile] of Object.entries(results.profiles)) {
     t.ok(profile.summary.functions.length > 0 && profile.summary.places.length > 0, `${name}: top costs summarised`)
     t.ok(readFileSync(profile.file, 'utf8').startsWith('{'), `${name}: the .cpuprofile was written`)
