@@ -94,7 +94,9 @@ async function main(): Promise<number> {
     const received = upstream.received
     const trim = setInterval(() => received.splice(0, received.length), 1_000)
     cleanup.push(async () => clearInterval(trim), () => upstream.close())
-    const entry = await startEntry(faultEnv(dex, { LOG_LEVEL: 'info' }))
+    // As deployed: the image runs node with these heap flags (Dockerfile NODE_OPTIONS); LOAD_NODE_ARGS overrides.
+    const nodeArgs = (process.env.LOAD_NODE_ARGS ?? '--max-old-space-size=160 --max-semi-space-size=4').split(' ').filter(Boolean)
+    const entry = await startEntry(faultEnv(dex, { LOG_LEVEL: 'info' }), { nodeArgs })
     cleanup.push(() => entry.terminate('SIGTERM'))
     const envoy = await startEnvoy({ authz: { mode: 'http', port: entry.ports.check }, upstreamPort: upstream.port, dexPort: dex.port })
     cleanup.push(() => envoy.stop())
