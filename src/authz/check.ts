@@ -12,7 +12,7 @@ import type { SessionAuthenticator } from '../session/session-auth.js'
 import { bearerCandidates } from './credentials.js'
 import { decide, type CredentialOutcome, type Decision } from './decision.js'
 import { identityFromClaims } from './identity.js'
-import { createPrefixMatcher, normalizePath, splitTarget } from './path.js'
+import { createPrefixMatcher, normalizePath, splitTarget, type NormalizedPath } from './path.js'
 import { createRequestClassifier } from './request-kind.js'
 
 /** What the check needs of the request Envoy forwarded (header names lower-case). */
@@ -23,6 +23,8 @@ export interface CheckRequest {
   readonly headers: Readonly<Record<string, string | undefined>>
   /** The Cookie header parsed (the caller may have parsed it already). */
   readonly cookies?: Record<string, string | undefined>
+  /** The target's path, CHECK_PATH_PREFIX stripped and normalised (the caller may have done it already). */
+  readonly normalized?: NormalizedPath
 }
 
 export interface CheckResult {
@@ -120,8 +122,7 @@ export function createChecker(deps: CheckerDependencies): (request: CheckRequest
   }
 
   return async (request) => {
-    const target = stripCheckPathPrefix(request.target, stripPrefix)
-    const normalized = normalizePath(splitTarget(target).path)
+    const normalized = request.normalized ?? normalizePath(splitTarget(stripCheckPathPrefix(request.target, stripPrefix)).path)
     const kind = classify({ method: request.method, path: normalized, headers: request.headers })
     const skip = isSkipPath(normalized)
     const authenticated: Authenticated = skip

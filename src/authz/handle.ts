@@ -61,7 +61,8 @@ export function createHandler(options: HandleOptions): (request: CheckRequest & 
       case undefined:
         break
     }
-    const result = await options.check({ ...request, cookies })
+    // Parsed and normalised once per check: the decision reuses both.
+    const result = await options.check({ ...request, cookies, normalized })
     const { decision } = result
     const user = 'identity' in decision ? decision.identity.userId : undefined
     const common = { outcome: decision.outcome, reason: decision.reason, path: result.path, ...(user ? { user } : {}), ...('codes' in decision ? { codes: decision.codes } : {}) }

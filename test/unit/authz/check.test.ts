@@ -89,6 +89,13 @@ t.test('skip paths are answered without verifying any credential', async (t) => 
   }
 })
 
+t.test('a path the caller already normalised decides the answer (the target is not parsed again)', async (t) => {
+  const { check } = checker()
+  const result = await check({ ...get('/ignored/because/normalized/is/given'), normalized: { path: '/dex/auth', ambiguous: false } })
+  t.equal(result.decision.outcome, 'skip')
+  t.equal(result.path, '/dex/auth')
+})
+
 t.test('paths that only look like skip paths are checked (a navigation goes to the login, an API call gets 401)', async (t) => {
   const cases: [name: string, overrides: Partial<Config>, target: string, outcome: string][] = [
     ['a prefix match must end on a segment boundary', {}, '/dexfoo', 'login'],
