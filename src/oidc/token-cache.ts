@@ -3,8 +3,14 @@
  * signature verification. Keyed by a SHA-256 of the token (the token itself is never kept as a key
  * or logged); only successes are cached; an entry never outlives its token's `exp` nor `maxTtlMs`
  * (so a key withdrawn from the JWKS stops working soon after). Least-recently-used eviction.
+ *
+ * The LRU bookkeeping is lru-cache's (index arrays, no Map churn on a hit). An earlier hand-written
+ * LRU moved every hit to the end of a Map and kept one Map iterator for O(1) eviction; a live
+ * iterator pins every table V8 has rehashed the Map into since, so the heap grew ~80 MiB per
+ * million hits (found under `npm run load`, issue #8).
  */
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
 import type { Clock } from '../clock.js'
 import type { TokenVerifier, VerifiedToken } from './token-verifier.js'
 
@@ -29,35 +35,28 @@ export function createCachingVerifier(
   verifier: TokenVerifier,
   options: CachingVerifierOptions,
 ): TokenVerifier & { stats: TokenCacheStats } {
-  const maxEntries = options.maxEntries ?? 10_000
   const maxTtlMs = options.maxTtlMs ?? 5 * 60_000
-  const entries = new Map<string, Entry>()
+  // Expiry is checked here against the injected clock (lru-cache's own TTL reads performance.now()).
+  const entries = new LRUCache<string, Entry>({ max: options.maxEntries ?? 10_000 })
   let hits = 0
   let misses = 0
-  // The least recently used entry is the first one left after those the last eviction took: a Map
-  // iterator skips deleted entries and reaches the ones set later, so one long-lived iterator finds
-  // it at once. A fresh `entries.keys().next()` per eviction walks over every slot that hits and
-  // evictions have emptied since V8 last rehashed the Map (~5 µs per miss once the cache is full).
-  const oldest = entries.keys()
 
   return {
     stats: { size: () => entries.size, hits: () => hits, misses: () => misses },
     async verify(token) {
-      const key = createHash('sha256').update(token).digest('base64url')
+      const key = hash('sha256', token, 'base64url')
       const now = options.clock.now()
       const cached = entries.get(key)
-      if (cached) {
-        entries.delete(key)
+      if (cached !== undefined) {
         if (cached.expiresAtMs > now) {
-          entries.set(key, cached) // most recently used goes last
           hits++
           return cached.verified
         }
+        entries.delete(key)
       }
       misses++
       const verified = await verifier.verify(token)
       entries.set(key, { verified, expiresAtMs: Math.min(verified.expiresAtMs, now + maxTtlMs) })
-      if (entries.size > maxEntries) entries.delete(oldest.next().value as string)
       return verified
     },
   }

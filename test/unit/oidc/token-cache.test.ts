@@ -1,4 +1,6 @@
 /** The verified-token cache: successes only, bounded by the token's exp and maxTtlMs, LRU-evicted, keyed by a hash. */
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import t from 'tap'
 import { TokenRejectedError } from '../../../src/errors.js'
 import { createCachingVerifier } from '../../../src/oidc/token-cache.js'
@@ -145,4 +147,23 @@ t.test('tokens differing in one character are different entries', async (t) => {
   t.not(a, b)
   t.equal(b.token, 'ok-token-b')
   t.same(inner.calls, ['ok-token-a', 'ok-token-b'])
+})
+
+t.test('hits on a few hot tokens do not grow the heap (the Map-iterator leak found under load)', async (t) => {
+  // A forced full GC before each reading, so only retained memory counts.
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const inner = innerVerifier()
+  const cache = createCachingVerifier(inner.verifier, { clock: fakeClock() })
+  const tokens = Array.from({ length: 9 }, (_, i) => `ok-${i}`)
+  for (const token of tokens) await cache.verify(token)
+  gc()
+  const before = process.memoryUsage().heapUsed
+  for (let i = 0; i < 300_000; i++) await cache.verify(tokens[i % tokens.length]!)
+  gc()
+  const grownMiB = (process.memoryUsage().heapUsed - before) / 2 ** 20
+  // The leaking version retained ~24 MiB here; a bounded cache retains nothing new.
+  t.ok(grownMiB < 4, `heap grew ${grownMiB.toFixed(1)} MiB over 300 000 hits`)
+  t.equal(inner.calls.length, 9, 'every one of them was a hit')
+  t.equal(cache.stats.hits(), 300_000) // also keeps the cache alive until after the reading
 })
