@@ -9,12 +9,15 @@
  * - When a refetch fails the last good keys stay in use, so tokens keep verifying while the
  *   provider is down (dex-rp-conformance-security.md §1.3).
  */
+import { KeyObject } from 'node:crypto'
 import { importJWK, type JWK } from 'jose'
 import { ProviderUnavailableError, TokenRejectedError } from '../errors.js'
 import type { Clock } from '../clock.js'
 import type { Fetch } from '../http/fetch.js'
+import { keyFitsAlgorithm } from './jws-signature.js'
 
-export type VerificationKey = Awaited<ReturnType<typeof importJWK>>
+/** A public key imported for one algorithm, as node:crypto verifies with it (oidc/jws-signature.ts). */
+export type VerificationKey = KeyObject
 
 export interface KeySet {
   /** The key for `kid` usable with `alg`; refetches once (rate-limited) when the kid is unknown. */
@@ -94,10 +97,18 @@ export function createKeySet(options: KeySetOptions): KeySet {
       if (entry.jwk.alg !== undefined && entry.jwk.alg !== alg) {
         return Promise.reject(new TokenRejectedError('ERR_TOKEN_ALG_NOT_ALLOWED', 'token algorithm does not match its key'))
       }
-      key = importJWK({ ...entry.jwk, alg }, alg).catch((cause: unknown) => {
-        entry.imported.delete(alg)
-        throw new TokenRejectedError('ERR_TOKEN_ALG_NOT_ALLOWED', 'token algorithm does not fit its key', { cause })
-      })
+      // jose checks that the JWK fits `alg` while importing; node:crypto then verifies with it.
+      key = importJWK({ ...entry.jwk, alg }, alg)
+        .then((imported) => {
+          // (Never a secret: no HMAC algorithm gets here; KeyObject.from would refuse its bytes.)
+          const keyObject = KeyObject.from(imported as CryptoKey)
+          if (!keyFitsAlgorithm(keyObject, alg)) throw new Error(`key ${entry.jwk.kid} cannot verify ${alg}`)
+          return keyObject
+        })
+        .catch((cause: unknown) => {
+          entry.imported.delete(alg)
+          throw new TokenRejectedError('ERR_TOKEN_ALG_NOT_ALLOWED', 'token algorithm does not fit its key', { cause })
+        })
       entry.imported.set(alg, key)
     }
     return key

@@ -49,11 +49,21 @@ export function createMetrics(options: { tokenCache?: TokenCacheStats; defaultMe
       },
     })
   }
+  // The label children, looked up once per outcome and reason (a small fixed set): prom-client
+  // hashes the label object on every inc/observe otherwise (~0.5 µs per check, bench --profile).
+  const counters = new Map<string, Map<string, { inc(): void }>>()
+  const timers = new Map<string, { observe(seconds: number): void }>()
   return {
     registry,
-    observeDecision(decision, seconds) {
-      decisions.inc({ outcome: decision.outcome, reason: decision.reason })
-      duration.observe({ outcome: decision.outcome }, seconds)
+    observeDecision({ outcome, reason }, seconds) {
+      let byReason = counters.get(outcome)
+      if (byReason === undefined) counters.set(outcome, (byReason = new Map()))
+      let counter = byReason.get(reason)
+      if (counter === undefined) byReason.set(reason, (counter = decisions.labels(outcome, reason)))
+      counter.inc()
+      let timer = timers.get(outcome)
+      if (timer === undefined) timers.set(outcome, (timer = duration.labels(outcome)))
+      timer.observe(seconds)
     },
   }
 }

@@ -21,7 +21,7 @@ export const KUBEFLOW_CLIENT_ID = 'kubeflow-oidc-authservice'
 /** Dex's `sub` for Kubeflow's static user (userID 15841185641784, connector `local`). */
 export const KUBEFLOW_USER_SUB = 'Cg4xNTg0MTE4NTY0MTc4NBIFbG9jYWw'
 
-export type KeyAlgorithm = 'RS256' | 'ES256'
+export type KeyAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA'
 
 export interface TestKey {
   readonly kid: string
@@ -74,6 +74,15 @@ export async function createTestKey(alg: KeyAlgorithm = 'RS256', kid: string = d
   }
 }
 
+/** WebCrypto parameters for signing as `alg` (RFC 7518 §3; an RSA key carries its hash from generation). */
+function webCryptoSigning(alg: KeyAlgorithm): AlgorithmIdentifier | RsaPssParams | EcdsaParams {
+  const bits = alg.slice(2)
+  if (alg.startsWith('RS')) return { name: 'RSASSA-PKCS1-v1_5' }
+  if (alg.startsWith('PS')) return { name: 'RSA-PSS', saltLength: Number(bits) / 8 }
+  if (alg.startsWith('ES')) return { name: 'ECDSA', hash: `SHA-${bits === '512' ? 512 : bits}` }
+  return { name: 'Ed25519' }
+}
+
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
 
 /** A compact JWS with exactly this header and payload, signed with `key` (or unsigned for 'none'). */
@@ -87,8 +96,7 @@ export async function signCompact(
   if (key === 'none') signature = ''
   else if ('hmac' in key) signature = createHmac('sha256', key.hmac).update(input).digest('base64url')
   else {
-    const algorithm = key.alg === 'RS256' ? { name: 'RSASSA-PKCS1-v1_5' } : { name: 'ECDSA', hash: 'SHA-256' }
-    const bytes = await webcrypto.subtle.sign(algorithm, key.privateKey, Buffer.from(input))
+    const bytes = await webcrypto.subtle.sign(webCryptoSigning(key.alg), key.privateKey, Buffer.from(input))
     signature = Buffer.from(bytes).toString('base64url')
   }
   return `${input}.${signature}`

@@ -1,7 +1,10 @@
 /** Logs are JSON lines that never carry a token, cookie, code or secret, and show requests by path only. */
+import { closeSync, openSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { ProviderUnavailableError } from '../../../src/errors.js'
-import { createLogger, pathOnly } from '../../../src/log/logger.js'
+import { bufferedStdout, createLogger, pathOnly, STDOUT_FLUSH_MS } from '../../../src/log/logger.js'
 
 /** A logger writing into memory; `lines()` parses what was written. */
 function capture(level = 'info') {
@@ -103,6 +106,21 @@ t.test('without a destination the logger still honours LOG_LEVEL', async (t) => 
   const logger = createLogger('warn')
   t.notOk(logger.isLevelEnabled('info'))
   t.ok(logger.isLevelEnabled('warn'))
+})
+
+t.test('standard output is written in 4 KiB batches, and a quiet logger still flushes within a second', async (t) => {
+  const file = join(t.testdir(), 'stdout')
+  const fd = openSync(file, 'w')
+  t.teardown(() => closeSync(fd))
+  const logger = createLogger('info', bufferedStdout(fd))
+  logger.info({ outcome: 'allow' }, 'decision')
+  await sleep(50)
+  t.equal(readFileSync(file, 'utf8'), '', 'one line waits in the buffer (no write per line)')
+  await sleep(STDOUT_FLUSH_MS + 200)
+  t.match(readFileSync(file, 'utf8'), /"msg":"decision"/, 'it is written within STDOUT_FLUSH_MS')
+  for (let i = 0; i < 100; i++) logger.info({ outcome: 'allow', i }, 'decision')
+  await sleep(50)
+  t.ok(readFileSync(file, 'utf8').split('\n').length > 50, 'a burst over 4 KiB is written at once')
 })
 
 t.test('pathOnly drops the query string', async (t) => {

@@ -1,4 +1,6 @@
 /** The JWKS of one issuer: lookup by kid, rate-limited refetch on unknown kids, stale refresh, last good keys kept. */
+import { generateKeyPairSync } from 'node:crypto'
+import type { JWK } from 'jose'
 import t from 'tap'
 import type { Clock } from '../../../src/clock.js'
 import { ProviderUnavailableError } from '../../../src/errors.js'
@@ -66,7 +68,7 @@ t.test('refresh loads the JWKS with accept: application/json and a timeout signa
   t.same(calls[0]?.headers, { accept: 'application/json' })
   t.type(calls[0]?.signal, AbortSignal)
   const key = await keys.keyFor(a.kid, 'RS256')
-  t.equal((key as CryptoKey).type, 'public', 'the published key is imported')
+  t.equal(key.type, 'public', 'the published key is imported')
   t.equal(calls.length, 1, 'a known kid needs no fetch')
 })
 
@@ -109,8 +111,8 @@ t.test('keys are looked up by kid only', async (t) => {
   const keyA = await keys.keyFor(a.kid, 'RS256')
   const keyB = await keys.keyFor(b.kid, 'RS256')
   t.not(keyA, keyB)
-  t.equal((await crypto.subtle.exportKey('jwk', keyA as CryptoKey)).n, a.publicJwk.n, 'the key published under kid a')
-  t.equal((await crypto.subtle.exportKey('jwk', keyB as CryptoKey)).n, b.publicJwk.n, 'the key published under kid b')
+  t.equal(keyA.export({ format: 'jwk' }).n, a.publicJwk.n, 'the key published under kid a')
+  t.equal(keyB.export({ format: 'jwk' }).n, b.publicJwk.n, 'the key published under kid b')
 })
 
 t.test('entries without a string kid or meant for encryption are ignored', async (t) => {
@@ -134,6 +136,14 @@ t.test('a key advertised for one algorithm is never used with another', async (t
   await keys.refresh()
   await t.rejects(keys.keyFor(a.kid, 'RS512'), { code: 'ERR_TOKEN_ALG_NOT_ALLOWED' })
   await t.rejects(keys.keyFor(a.kid, 'ES256'), { code: 'ERR_TOKEN_ALG_NOT_ALLOWED' })
+})
+
+t.test('an RSA key under 2048 bits is published in vain (RFC 7518 §3.3)', async (t) => {
+  const weak = { ...generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' }), kid: 'weak', use: 'sig', alg: 'RS256' }
+  const { fetch } = fakeFetch(jwks(weak as JWK))
+  const keys = keySet(fetch, fakeClock())
+  await keys.refresh()
+  await t.rejects(keys.keyFor('weak', 'RS256'), { code: 'ERR_TOKEN_ALG_NOT_ALLOWED' })
 })
 
 t.test('a key without alg that does not fit the token algorithm is refused, every time', async (t) => {
