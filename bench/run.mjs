@@ -2,7 +2,7 @@
 /**
  * The authservice benchmark (`npm run bench`; README "Performance").
  *
- * Measures the check of the production build (`node --enable-source-maps dist/server.js`,
+ * Measures the check of the production build (`node <the image NODE_OPTIONS> dist/server.js`,
  * NODE_ENV=production, LOG_LEVEL=info with pino writing every decision line to /dev/null) against
  * baselines measured in the same run: a bare fastify server answering 200 with one header (and a
  * bare gRPC Authorization server for the gRPC mode). Servers, baseline and load generator are
@@ -22,7 +22,8 @@
  * BENCH_MEMORY_TOKENS (50000), BENCH_SMOKE_REQUESTS (300), BENCH_OUT (bench/results/latest.json;
  * memory.json, profile.json, smoke-*.json for the other modes), BENCH_ONLY, BENCH_NO_TASKSET=1, BENCH_DIST (another build's dist/ to
  * measure, for an A/B of a change), BENCH_SERVICE_LOG (a file for the service's log instead of /dev/null),
- * BENCH_SERVICE_NODE_ARGS (extra node flags for the service only, e.g. heap sizes).
+ * BENCH_SERVICE_NODE_ARGS (the service's node flags; default the image's NODE_OPTIONS from the
+ * Dockerfile, so the service runs with the heap flags it is deployed with; "" for none).
  */
 import { randomBytes, createHmac } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs'
@@ -114,6 +115,13 @@ async function startBaseline() {
   return { proc, httpPort, grpcPort }
 }
 
+/** The node flags the image runs the service with: NODE_OPTIONS in the Dockerfile's runtime stage. */
+function imageNodeOptions() {
+  const match = /NODE_OPTIONS="([^"]*)"/.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))
+  if (!match) throw new Error('Dockerfile: NODE_OPTIONS not found (the bench runs the service with the image flags)')
+  return match[1]
+}
+
 /** The production entry, as the image runs it; resolves once /readyz says the keys are loaded. */
 async function startService(issuer, secrets, { store = 'cookie', redisAddress, nodeArgs = [], grpc = true } = {}) {
   const ports = { check: await freePort(), ops: await freePort(), grpc: grpc ? await freePort() : undefined }
@@ -139,8 +147,8 @@ async function startService(issuer, secrets, { store = 'cookie', redisAddress, n
     ...(ports.grpc ? { GRPC_PORT: String(ports.grpc) } : {}),
   }
   // Decision lines go through pino's real path (JSON serialisation, redaction, write) into /dev/null.
-  const extraArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean)
-  const proc = startProcess('authservice', process.execPath, ['--enable-source-maps', ...extraArgs, ...nodeArgs, ENTRY], {
+  const extraArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? imageNodeOptions()).split(' ').filter(Boolean)
+  const proc = startProcess('authservice', process.execPath, [...extraArgs, ...nodeArgs, ENTRY], {
     core: SERVER_CORE,
     env,
     output: process.env.BENCH_SERVICE_LOG || 'null',
@@ -571,7 +579,7 @@ async function mainRun(opts) {
     const cookieTicket = await makeSession(issuer, hitToken, secrets, { kind: 'cookie' })
     const ctx = { opts, generator, baseline, service }
     results.processes = {
-      service: `node --enable-source-maps dist/server.js (pid ${service.proc.pid}${canPin ? `, core ${SERVER_CORE}` : ''})`,
+      service: `node ${process.env.BENCH_SERVICE_NODE_ARGS ?? imageNodeOptions()} dist/server.js (pid ${service.proc.pid}${canPin ? `, core ${SERVER_CORE}` : ''})`,
       baseline: `node bench/baseline-server.mjs (pid ${baseline.proc.pid}${canPin ? `, core ${SERVER_CORE}` : ''})`,
       generator: `node bench/loadgen.mjs (pid ${generator.proc.pid}${canPin ? `, core ${GENERATOR_CORE}` : ''})`,
     }

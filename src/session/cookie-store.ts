@@ -6,7 +6,14 @@
  * browser forgets it, the thief does not. When revocation matters, use the redis store, whose
  * `remove` ends the session for every copy of the cookie (OWASP Session Management, "Manual Session
  * Expiration").
+ *
+ * A ticket is immutable, so opening one is a pure function of the ticket and the key ring: the
+ * sessions opened last are kept (least recently used, by a SHA-256 of the ticket, never the ticket
+ * itself) and a repeated cookie skips the decryption (≈50 µs), as a repeated bearer token skips its
+ * signature check. Expiry is still checked on every load; only valid tickets are kept.
  */
+import { hash } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
 import type { KeyRing } from './keys.js'
 import { seal, unseal } from './seal.js'
 import type { Session, SessionClaims } from './session.js'
@@ -15,6 +22,8 @@ import type { SessionStore } from './store.js'
 export interface CookieStoreOptions {
   /** The `session` key ring (keys.ts `deriveKeys(…, 'session')`). */
   readonly ring: KeyRing
+  /** How many opened sessions to keep (default 1,000: a few MB, the active users of a replica). */
+  readonly cacheEntries?: number
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -51,6 +60,7 @@ export function createCookieStore(options: CookieStoreOptions): SessionStore {
   const { ring } = options
   // Session ids with work in flight in this process (single-flight; other replicas are not seen).
   const inFlight = new Set<string>()
+  const opened = new LRUCache<string, Session>({ max: options.cacheEntries ?? 1_000 })
 
   return {
     kind: 'cookie',
@@ -60,8 +70,16 @@ export function createCookieStore(options: CookieStoreOptions): SessionStore {
     },
 
     async load(ticket, nowMs) {
-      const session = parseSession(await unseal(ticket, ring))
-      return session !== undefined && session.expiresAt > nowMs ? session : undefined
+      const key = hash('sha256', ticket, 'base64url')
+      let session = opened.get(key)
+      if (session === undefined) {
+        session = parseSession(await unseal(ticket, ring))
+        if (session === undefined) return undefined
+        opened.set(key, session)
+      }
+      if (session.expiresAt > nowMs) return session
+      opened.delete(key)
+      return undefined
     },
 
     // Nothing server-side to end: the caller clears the cookie, and the sealed value stays valid

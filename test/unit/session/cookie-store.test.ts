@@ -76,3 +76,24 @@ t.test('remove and close are no-ops; exclusive is per process', async (t) => {
   await store.close()
   t.strictSame(await store.load(ticket, NOW), session, 'close releases nothing a ticket depends on')
 })
+
+t.test('a ticket opened once is not decrypted again, and still expires on time', async (t) => {
+  const store = createCookieStore({ ring: ringOf('opened') })
+  const session = makeSession()
+  const ticket = await store.save(session, NOW)
+  const first = await store.load(ticket, NOW)
+  t.strictSame(first, session)
+  t.equal(await store.load(ticket, NOW), first, 'the same opened session, not a fresh decryption')
+  t.equal(await store.load(ticket, session.expiresAt), undefined, 'refused at its expiresAt, cached or not')
+  t.not(await store.load(ticket, NOW), first, 'forgotten then: an earlier clock opens it afresh')
+})
+
+t.test('opened sessions are bounded: the least recently used is dropped', async (t) => {
+  const store = createCookieStore({ ring: ringOf('bounded'), cacheEntries: 1 })
+  const [a, b] = [await store.save(makeSession(), NOW), await store.save(makeSession(), NOW)]
+  const openedA = await store.load(a, NOW)
+  await store.load(b, NOW)
+  const reopenedA = await store.load(a, NOW)
+  t.strictSame(reopenedA, openedA, 'still the same session')
+  t.not(reopenedA, openedA, 'decrypted again: b took the only place')
+})
