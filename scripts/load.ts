@@ -3,9 +3,9 @@
  * (HTTP ext_authz) with real Dex, under LOAD_SECONDS (default 600) of mixed traffic on
  * LOAD_CONNECTIONS (default 50) keep-alive connections — bearer tokens, cookie sessions, login
  * redirects, unauthenticated and refused calls, and a trickle of complete scripted logins. It
- * reports counts by kind and status, latency percentiles, the service's RSS sampled every 10 s,
- * and fails (exit 1) on any unexpected status or when RSS is not flat (the last third's max above
- * 1.2 × the first third's max).
+ * reports counts by kind and status, latency percentiles, the service's RSS and V8 heap in use (from
+ * its /metrics) sampled every 10 s, and fails (exit 1) on any unexpected status or when RSS is not
+ * flat (the last third's max above 1.2 × the first third's max).
  *
  *   npm run load                      # 10 minutes
  *   LOAD_SECONDS=120 npm run load     # 2 minutes
@@ -134,11 +134,21 @@ async function main(): Promise<number> {
     }
 
     const rss: Array<{ at: number; bytes: number }> = []
+    // The service's V8 heap in use, from its own /metrics: tells a leak (the heap climbs too) from
+    // memory the allocator keeps (RSS climbs alone). A heap snapshot then says what leaks.
+    const heap: Array<{ at: number; bytes: number }> = []
+    const heapUsed = async (at: number) => {
+      const text = await fetch(`${entry.opsUrl}/metrics`).then((response) => response.text(), () => '')
+      const value = /^authservice_nodejs_heap_size_used_bytes (\d+)/m.exec(text)?.[1]
+      if (value !== undefined) heap.push({ at, bytes: Number(value) })
+    }
     const started = Date.now()
     const deadline = started + SECONDS * 1_000
     const sample = () => {
       const bytes = entry.rssBytes()
-      if (bytes !== undefined) rss.push({ at: Math.round((Date.now() - started) / 1000), bytes })
+      const at = Math.round((Date.now() - started) / 1000)
+      if (bytes !== undefined) rss.push({ at, bytes })
+      void heapUsed(at)
     }
     // RSS at rest, for the report; flatness is judged on the samples taken under load (every 10 s from 10 s on).
     const idleRss = entry.rssBytes() ?? 0
@@ -204,6 +214,7 @@ async function main(): Promise<number> {
       latencyMs: Object.fromEntries([...latency].map(([kind, h]) => [kind, { p50: h.percentile(0.5), p90: h.percentile(0.9), p99: h.percentile(0.99), max: h.percentile(1) }])),
       rssIdleMiB: mib(idleRss),
       rssMiB: rss.map((s) => `${s.at}s:${mib(s.bytes)}`),
+      heapUsedMiB: heap.map((s) => `${s.at}s:${mib(s.bytes)}`),
       rssFlat: { firstThirdMaxMiB: mib(firstMax), lastThirdMaxMiB: mib(lastMax), ratio: Number((lastMax / firstMax).toFixed(3)), flat },
       envoyExtAuthz: { ok: stats.ok, denied: stats.denied, error: stats.error },
       node: process.version,
