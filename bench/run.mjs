@@ -30,6 +30,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, wri
 import { cpus, homedir, loadavg, totalmem, tmpdir, type as osType, release } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { imageNodeArgs } from './lib/image.mjs'
 import { CLIENT_ID, startIssuer } from './lib/issuer.mjs'
 import { answers, canPin, freePort, sleep, startProcess, tcpOpen, waitUntil } from './lib/procs.mjs'
 import {
@@ -115,12 +116,9 @@ async function startBaseline() {
   return { proc, httpPort, grpcPort }
 }
 
-/** The node flags the image runs the service with: NODE_OPTIONS in the Dockerfile's runtime stage. */
-function imageNodeOptions() {
-  const match = /NODE_OPTIONS="([^"]*)"/.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))
-  if (!match) throw new Error('Dockerfile: NODE_OPTIONS not found (the bench runs the service with the image flags)')
-  return match[1]
-}
+/** The service's node flags: BENCH_SERVICE_NODE_ARGS, else the image's NODE_OPTIONS (as deployed). */
+const SERVICE_NODE_ARGS =
+  process.env.BENCH_SERVICE_NODE_ARGS === undefined ? imageNodeArgs() : process.env.BENCH_SERVICE_NODE_ARGS.split(' ').filter(Boolean)
 
 /** The production entry, as the image runs it; resolves once /readyz says the keys are loaded. */
 async function startService(issuer, secrets, { store = 'cookie', redisAddress, nodeArgs = [], grpc = true } = {}) {
@@ -147,8 +145,7 @@ async function startService(issuer, secrets, { store = 'cookie', redisAddress, n
     ...(ports.grpc ? { GRPC_PORT: String(ports.grpc) } : {}),
   }
   // Decision lines go through pino's real path (JSON serialisation, redaction, write) into /dev/null.
-  const extraArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? imageNodeOptions()).split(' ').filter(Boolean)
-  const proc = startProcess('authservice', process.execPath, [...extraArgs, ...nodeArgs, ENTRY], {
+  const proc = startProcess('authservice', process.execPath, [...SERVICE_NODE_ARGS, ...nodeArgs, ENTRY], {
     core: SERVER_CORE,
     env,
     output: process.env.BENCH_SERVICE_LOG || 'null',
@@ -579,7 +576,7 @@ async function mainRun(opts) {
     const cookieTicket = await makeSession(issuer, hitToken, secrets, { kind: 'cookie' })
     const ctx = { opts, generator, baseline, service }
     results.processes = {
-      service: `node ${process.env.BENCH_SERVICE_NODE_ARGS ?? imageNodeOptions()} dist/server.js (pid ${service.proc.pid}${canPin ? `, core ${SERVER_CORE}` : ''})`,
+      service: `node ${SERVICE_NODE_ARGS.join(' ')} dist/server.js (pid ${service.proc.pid}${canPin ? `, core ${SERVER_CORE}` : ''})`,
       baseline: `node bench/baseline-server.mjs (pid ${baseline.proc.pid}${canPin ? `, core ${SERVER_CORE}` : ''})`,
       generator: `node bench/loadgen.mjs (pid ${generator.proc.pid}${canPin ? `, core ${GENERATOR_CORE}` : ''})`,
     }

@@ -13,6 +13,7 @@
  * Needs the test peers (npm test installs them: bash test/peers/install.sh) and a build.
  */
 import { Agent } from 'node:http'
+import { imageNodeArgs } from '../bench/lib/image.mjs'
 import { readFileSync } from 'node:fs'
 import { startDex, type Dex } from '../test/helpers/dex.js'
 import { startEchoUpstream } from '../test/helpers/echo-upstream.js'
@@ -94,8 +95,8 @@ async function main(): Promise<number> {
     const received = upstream.received
     const trim = setInterval(() => received.splice(0, received.length), 1_000)
     cleanup.push(async () => clearInterval(trim), () => upstream.close())
-    // As deployed: the image runs node with these heap flags (Dockerfile NODE_OPTIONS); LOAD_NODE_ARGS overrides.
-    const nodeArgs = (process.env.LOAD_NODE_ARGS ?? '--max-old-space-size=160 --max-semi-space-size=4').split(' ').filter(Boolean)
+    // As deployed: the image's node flags (Dockerfile NODE_OPTIONS); LOAD_NODE_ARGS overrides.
+    const nodeArgs = process.env.LOAD_NODE_ARGS === undefined ? imageNodeArgs() : process.env.LOAD_NODE_ARGS.split(' ').filter(Boolean)
     const entry = await startEntry(faultEnv(dex, { LOG_LEVEL: 'info' }), { nodeArgs })
     cleanup.push(() => entry.terminate('SIGTERM'))
     const envoy = await startEnvoy({ authz: { mode: 'http', port: entry.ports.check }, upstreamPort: upstream.port, dexPort: dex.port })

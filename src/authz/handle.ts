@@ -73,8 +73,7 @@ export function createHandler(options: HandleOptions): (request: CheckRequest & 
     const normalized = normalizePath(path)
     const which = options.endpoints(request.method, normalized)
     if (which !== undefined) {
-      const answered = await endpoint(which, flowRequestOf(request, target, query, cookies))
-      return { reply: answered.reply, outcome: answered.outcome, reason: answered.reason, codes: answered.codes, user: answered.user, path: normalized.path }
+      return { ...(await endpoint(which, flowRequestOf(request, target, query, cookies))), path: normalized.path }
     }
     // Parsed and normalised once per check: the decision reuses both.
     const result = await options.check({ method: request.method, target: request.target, headers: request.headers, cookies, normalized })
