@@ -15,6 +15,8 @@
  *   npm run bench -- --profile          node --cpu-prof of the cache-hit, junk and cache-miss scenarios
  *   npm run bench -- --smoke            a few hundred requests per scenario, only to keep it working
  *   npm run bench -- --only=bearer-hit,junk
+ *                                       (names: bearer-hit, bearer-miss, junk, session-cookie, session-redis,
+ *                                       skip, unauthenticated-api, grpc, envoy, anchor, apache)
  *
  * Settings (environment): BENCH_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS (50),
  * BENCH_ROUNDS (1: baseline and service alternate, the median round is reported), BENCH_RATE (500,
@@ -445,6 +447,29 @@ async function measureEnvoy(ctx, scenario) {
   }
 }
 
+/**
+ * The issue's anchor (bench/anchor-server.mjs): fastify + jose, with or without a naive token
+ * cache, logging one pino line per check into /dev/null like the service. Resolves once it really
+ * checks tokens: 401 without one and with a forged one, 200 with a valid one.
+ */
+async function startAnchor(issuer, hitToken, { cache }) {
+  const port = await freePort()
+  const proc = startProcess('anchor', process.execPath, [join(ROOT, 'bench', 'anchor-server.mjs'), String(port), issuer.issuer, CLIENT_ID, cache ? 'cache' : 'no-cache'], {
+    core: SERVER_CORE,
+    env: { NODE_ENV: 'production' },
+    output: 'null',
+  })
+  await waitUntil('anchor listening', () => tcpOpen(port), { process: proc })
+  const status = async (headers) => (await fetch(`http://127.0.0.1:${port}/notebook/`, { headers })).status
+  const forged = `${hitToken.slice(0, hitToken.lastIndexOf('.'))}.${Buffer.alloc(256, 1).toString('base64url')}`
+  const statuses = [await status({}), await status({ authorization: `Bearer ${forged}` }), await status({ authorization: `Bearer ${hitToken}` })]
+  if (statuses.join() !== '401,401,200') {
+    await proc.stop()
+    throw new Error(`the anchor answered ${statuses.join(', ')} to no token, a forged token, the valid token (want 401, 401, 200)`)
+  }
+  return { proc, port }
+}
+
 const APACHE = { binary: '/usr/sbin/apache2', modules: '/usr/lib/apache2/modules' }
 
 function apacheAvailable() {
@@ -561,8 +586,8 @@ async function mainRun(opts) {
   try {
     const wanted = (name) => opts.only.length === 0 || opts.only.includes(name)
     const missFile = join(scratch, 'miss-tokens.json')
-    if (wanted('bearer-miss')) {
-      log(`signing ${opts.missTokens} distinct tokens for the cache-miss scenario`)
+    if (wanted('bearer-miss') || wanted('anchor')) {
+      log(`signing ${opts.missTokens} distinct tokens for the cache-miss scenarios`)
       writeFileSync(missFile, JSON.stringify(await issuer.distinctTokens(opts.missTokens)))
     }
     const junk = await junkValues(issuer)
@@ -712,6 +737,31 @@ async function mainRun(opts) {
       results.scenarios.push(await measureScenario(ctx, scenario))
     }
 
+    if (wanted('anchor')) {
+      // The issue's anchors in this run: the same requests as bearer-hit and bearer-miss.
+      const anchors = [
+        { cache: true, name: 'anchor-hit', title: 'Anchor: fastify + jose + naive cache, same token', request: scenarios.find((s) => s.name === 'bearer-hit').request },
+        { cache: false, name: 'anchor-miss', title: 'Anchor: fastify + jose, no cache, distinct tokens', request: scenarios.find((s) => s.name === 'bearer-miss').request },
+      ]
+      for (const anchor of anchors) {
+        const server = await startAnchor(issuer, hitToken, anchor)
+        try {
+          results.scenarios.push(
+            await measureScenario(ctx, {
+              name: anchor.name,
+              title: anchor.title,
+              kind: 'http',
+              expect: 200,
+              request: anchor.request,
+              target: () => ({ servicePort: server.port, proc: server.proc, note: 'bench/anchor-server.mjs: a floor, not a peer (no sessions, policy, metrics)' }),
+            }),
+          )
+        } finally {
+          await server.proc.stop()
+        }
+      }
+    }
+
     if (wanted('apache')) {
       const title = 'Peer: Apache + mod_auth_openidc, same token'
       if (!apacheAvailable()) {
@@ -742,7 +792,7 @@ async function mainRun(opts) {
       }
     }
     results.maxServiceRssBytes = Math.max(
-      ...results.scenarios.filter((s) => !s.skipped && s.name !== 'apache').flatMap((s) => [s.rssBefore ?? 0, s.rssAfter ?? 0]),
+      ...results.scenarios.filter((s) => !s.skipped && s.name !== 'apache' && !s.name.startsWith('anchor')).flatMap((s) => [s.rssBefore ?? 0, s.rssAfter ?? 0]),
     )
     results.rssTarget = { what: 'server RSS ≤ 128 MB', ok: results.maxServiceRssBytes <= 128 * MB, value: results.maxServiceRssBytes / MB }
   } finally {

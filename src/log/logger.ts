@@ -57,11 +57,15 @@ export const STDOUT_FLUSH_MS = 1_000
 
 /**
  * Standard output, buffered: lines are written 4 KiB at a time (or every STDOUT_FLUSH_MS), not one
- * write(2) per check — the per-line write was ~7 % of a cached check's CPU (bench --profile). pino
- * flushes synchronously when the process exits, so a crash or SIGTERM loses nothing.
+ * write(2) per check — the per-line write was ~7 % of a cached check's CPU (bench --profile). The
+ * 4 KiB write is synchronous (pino's default mode): sonic-boom's asynchronous mode hands each write
+ * to the libuv thread pool and keeps appending to a growing buffer meanwhile, which cost 3× the CPU
+ * per line (1.9 vs 0.6 µs; `--profile` showed ~14 % of a cached check in it). A stalled log reader
+ * therefore slows the service down (back-pressure) instead of growing its memory without bound.
+ * pino flushes synchronously when the process exits, so a crash or SIGTERM loses nothing.
  */
 export function bufferedStdout(fd = 1): DestinationStream {
-  const stream = pino.destination({ dest: fd, sync: false, minLength: 4096 })
+  const stream = pino.destination({ dest: fd, sync: true, minLength: 4096 })
   setInterval(() => stream.flush(), STDOUT_FLUSH_MS).unref()
   return stream
 }

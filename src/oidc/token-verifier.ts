@@ -88,7 +88,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       const key = await trusted.issuer.keys.keyFor(header.kid, header.alg)
       // The key set only hands out keys imported for `alg`; checked again so no path can mix them.
       if (!keyFitsAlgorithm(key, header.alg)) throw reject('ERR_TOKEN_MALFORMED', 'token algorithm does not fit its key')
-      if (!hasValidSignature(token, header.alg, key)) throw reject('ERR_TOKEN_SIGNATURE_INVALID', 'token signature invalid')
+      if (!(await hasValidSignature(token, header.alg, key))) throw reject('ERR_TOKEN_SIGNATURE_INVALID', 'token signature invalid')
 
       const claims = payload as JWTPayload
       const now = options.clock.now()

@@ -47,6 +47,8 @@ function runBench(args: string[], env: Record<string, string>): Promise<{ code: 
 }
 
 const PROJECT_SCENARIOS = ['bearer-hit', 'bearer-miss', 'junk', 'session-cookie', 'session-redis', 'skip', 'unauthenticated-api', 'grpc', 'envoy']
+// `--only=anchor` runs the issue's two anchors (bench/anchor-server.mjs), reported as these rows.
+const ANCHOR_SCENARIOS = ['anchor-hit', 'anchor-miss']
 
 const dir = mkdtempSync(join(tmpdir(), 'authservice-bench-smoke-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -54,14 +56,14 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 t.test('every scenario runs and answers what it declares', { skip: entryBuilt() }, async (t) => {
   const out = join(dir, 'latest.json')
   // The project's scenarios only: Apache + mod_auth_openidc is an optional peer no install step provides.
-  const { code, stdout, stderr } = await runBench([`--only=${PROJECT_SCENARIOS.join(',')}`], { BENCH_OUT: out })
+  const { code, stdout, stderr } = await runBench([`--only=${[...PROJECT_SCENARIOS, 'anchor'].join(',')}`], { BENCH_OUT: out })
   t.equal(code, 0, 'bench exits 0', { stderr: stderr.slice(-3000) })
   const results = JSON.parse(readFileSync(out, 'utf8')) as { scenarios: Scenario[]; machine: { cores: number } }
   t.match(stdout, /^\| Scenario \| Expect \| req\/s service \/ baseline \|/m, 'prints the Markdown table')
   t.match(stdout, /^Machine: /m, 'names the machine it ran on')
 
   const byName = new Map(results.scenarios.map((scenario) => [scenario.name, scenario]))
-  const expected = PROJECT_SCENARIOS
+  const expected = [...PROJECT_SCENARIOS, ...ANCHOR_SCENARIOS]
   t.same([...byName.keys()].filter((name) => expected.includes(name)), expected, 'every scenario is reported, in order')
   // Peers the suite installed must be used, not skipped (in CI a missing peer throws in peerPath).
   if (peerPath('redis')) t.notOk(byName.get('session-redis')?.skipped, 'the redis scenario ran')
