@@ -1,10 +1,26 @@
 /** Logs are JSON lines that never carry a token, cookie, code or secret, and show requests by path only. */
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { closeSync, openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { ProviderUnavailableError } from '../../../src/errors.js'
 import { bufferedStdout, createLogger, pathOnly, STDOUT_FLUSH_MS } from '../../../src/log/logger.js'
+
+/** Runs a node child with `fd` as its descriptor 3; kills it if it has not exited within `ms`. */
+async function spawnAndWait(command: string, args: string[], fd: number, ms: number) {
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit', fd] })
+  let timedOut = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    child.kill('SIGKILL')
+  }, ms)
+  const [code] = (await once(child, 'exit')) as [number | null]
+  clearTimeout(timer)
+  return { code, timedOut }
+}
 
 /** A logger writing into memory; `lines()` parses what was written. */
 function capture(level = 'info') {
@@ -121,6 +137,27 @@ t.test('standard output is written in 4 KiB batches, and a quiet logger still fl
   for (let i = 0; i < 100; i++) logger.info({ outcome: 'allow', i }, 'decision')
   // Synchronously, by the line that fills the buffer: a stalled reader pushes back, memory stays bounded.
   t.ok(readFileSync(file, 'utf8').split('\n').length > 50, 'a burst over 4 KiB is written at once, before the next tick')
+})
+
+t.test('the last batch reaches standard output when the process ends, and a closed output does not hold the exit', async (t) => {
+  const child = fileURLToPath(new URL('../../fixtures/log-then-exit.ts', import.meta.url))
+  const runChild = async (mode: string) => {
+    const file = join(t.testdir(), `stdout-${mode}`)
+    const fd = openSync(file, 'w')
+    try {
+      // A hang is caught by our own timeout, not tap's, so the failure names it.
+      const result = await spawnAndWait(process.execPath, [...process.execArgv, child, '3', mode], fd, 20_000)
+      return { ...result, written: readFileSync(file, 'utf8') }
+    } finally {
+      closeSync(fd)
+    }
+  }
+  const normal = await runChild('normal')
+  t.equal(normal.code, 0, 'the process exits 0')
+  t.match(normal.written, /"msg":"authservice stopped"/, 'its last line, still in the batch, is written at exit')
+  const closed = await runChild('close-output-first')
+  t.notOk(closed.timedOut, 'a closed output does not keep the process from exiting')
+  t.equal(closed.code, 0, 'and it exits 0')
 })
 
 t.test('pathOnly drops the query string', async (t) => {
