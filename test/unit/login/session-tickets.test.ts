@@ -17,6 +17,8 @@ t.test('a session value in AUTH_HEADER is read with or without "Bearer "', async
     ['a JWT is a bearer token for the verifier, not a session', `Bearer ${JWT}`, undefined],
     ['a bare JWT is not a session either', JWT, undefined],
     ['a JWT without a signature is still JWT-shaped', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0.', undefined],
+    ['three parts outside the base64url alphabet are left to the verifier, which refuses them', 'a!.b?.c', undefined],
+    ['four parts are not a JWS', 'a.b.c.d', 'a.b.c.d'],
     ['another scheme (Basic) is not a session', 'Basic YWxpY2U6c2VjcmV0', undefined],
     ['an empty header', '', undefined],
     ['only the scheme is no session', 'Bearer    ', undefined],
