@@ -32,7 +32,8 @@ t.test('a repeated token is answered from the cache', async (t) => {
   const cache = createCachingVerifier(inner.verifier, { clock: fakeClock() })
   const first = await cache.verify('ok-1')
   const second = await cache.verify('ok-1')
-  t.equal(second, first, 'the same verified result')
+  t.same(second, first, 'the same verified result')
+  t.equal(second.token, 'ok-1', 'with the token it was asked about')
   t.same(inner.calls, ['ok-1'], 'verified once')
   t.equal(cache.stats.hits(), 1)
   t.equal(cache.stats.misses(), 1)
@@ -167,3 +168,25 @@ t.test('hits on a few hot tokens do not grow the heap (the Map-iterator leak fou
   t.equal(inner.calls.length, 9, 'every one of them was a hit')
   t.equal(cache.stats.hits(), 300_000) // also keeps the cache alive until after the reading
 })
+
+t.test('an entry does not keep a copy of its token (a full cache of large tokens stays small)', async (t) => {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const verifier: TokenVerifier = {
+    async verify(token) {
+      return { token, issuer: 'https://dex', primary: true, claims: { sub: 'alice' }, expiresAtMs: START + 3_600_000 }
+    },
+  }
+  const cache = createCachingVerifier(verifier, { clock: fakeClock(), maxEntries: 2_000 })
+  gc()
+  const before = process.memoryUsage().heapUsed
+  // 2,000 distinct 8 KB tokens, each dropped by the caller once verified: 16 MB if entries kept them.
+  for (let i = 0; i < 2_000; i++) await cache.verify(`ok-${i}-${'x'.repeat(8_192)}`)
+  gc()
+  const grownMiB = (process.memoryUsage().heapUsed - before) / 2 ** 20
+  t.equal(cache.stats.size(), 2_000, 'all of them are cached')
+  t.ok(grownMiB < 4, `the heap grew ${grownMiB.toFixed(1)} MiB for 2,000 entries of 8 KB tokens`)
+  t.equal((await cache.verify(`ok-7-${'x'.repeat(8_192)}`)).token, `ok-7-${'x'.repeat(8_192)}`, 'a hit still answers with the token')
+  t.equal(cache.stats.hits(), 1)
+})
+
