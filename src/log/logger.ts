@@ -86,4 +86,3 @@ function flushAtExit(stream: DestinationStream & { flush(): void }): void {
     // The output is gone (closed descriptor): there is nobody left to tell.
   }
 }
-
