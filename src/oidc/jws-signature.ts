@@ -10,8 +10,8 @@
  * Why the callback form of `verify` (the libuv thread pool) rather than the synchronous one: a
  * cache miss then does not hold the event loop for the ~21 µs of RSA arithmetic, so cached checks
  * keep flowing during a burst of new tokens, a pod with more than one core verifies in parallel,
- * and answers leave in batches — `npm run bench` measured the cache miss at 64–67 µs of CPU per
- * check against 70–77 µs with the synchronous call, on one core.
+ * and answers leave in batches — `npm run bench` A/B runs measured the cache miss at 64–71 µs of
+ * CPU per check against 70–79 µs with the synchronous call, on one core.
  */
 import { constants, verify, type AsymmetricKeyDetails, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto'
 

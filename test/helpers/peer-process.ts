@@ -80,15 +80,35 @@ export function startPeerProcess(
   }
 }
 
-/** Runs a command to completion (for `envoy --mode validate`), returning its exit code and output. */
+export interface RunOptions {
+  /** A descriptor the child gets as its fd 3. */
+  readonly fd3?: number
+  /** Killed (SIGKILL) if still running after this long; `timedOut` says so. */
+  readonly timeoutMs?: number
+}
+
+/**
+ * Runs a command to completion (for `envoy --mode validate`, or a child process a unit test
+ * watches exit), returning its exit code and output.
+ */
 export async function runToCompletion(
   command: string,
   args: string[],
-): Promise<{ code: number | null; output: string }> {
-  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  options: RunOptions = {},
+): Promise<{ code: number | null; output: string; timedOut: boolean }> {
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe', ...(options.fd3 === undefined ? [] : [options.fd3])] })
   let output = ''
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
+  let timedOut = false
+  const timer =
+    options.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true
+          child.kill('SIGKILL')
+        }, options.timeoutMs)
   const [code] = (await once(child, 'exit')) as [number | null]
-  return { code, output }
+  clearTimeout(timer)
+  return { code, output, timedOut }
 }

@@ -1,6 +1,4 @@
 /** Logs are JSON lines that never carry a token, cookie, code or secret, and show requests by path only. */
-import { spawn } from 'node:child_process'
-import { once } from 'node:events'
 import { closeSync, openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -8,19 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { ProviderUnavailableError } from '../../../src/errors.js'
 import { bufferedStdout, createLogger, pathOnly, STDOUT_FLUSH_MS } from '../../../src/log/logger.js'
-
-/** Runs a node child with `fd` as its descriptor 3; kills it if it has not exited within `ms`. */
-async function spawnAndWait(command: string, args: string[], fd: number, ms: number) {
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'inherit', fd] })
-  let timedOut = false
-  const timer = setTimeout(() => {
-    timedOut = true
-    child.kill('SIGKILL')
-  }, ms)
-  const [code] = (await once(child, 'exit')) as [number | null]
-  clearTimeout(timer)
-  return { code, timedOut }
-}
+import { runToCompletion } from '../../helpers/peer-process.js'
 
 /** A logger writing into memory; `lines()` parses what was written. */
 function capture(level = 'info') {
@@ -146,7 +132,7 @@ t.test('the last batch reaches standard output when the process ends, and a clos
     const fd = openSync(file, 'w')
     try {
       // A hang is caught by our own timeout, not tap's, so the failure names it.
-      const result = await spawnAndWait(process.execPath, [...process.execArgv, child, '3', mode], fd, 20_000)
+      const result = await runToCompletion(process.execPath, [...process.execArgv, child, '3', mode], { fd3: fd, timeoutMs: 20_000 })
       return { ...result, written: readFileSync(file, 'utf8') }
     } finally {
       closeSync(fd)
