@@ -6,15 +6,16 @@
  */
 import { createServer } from 'node:http'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
-import type { CheckRequest } from './authz/check.js'
-import type { HandledCheck } from './authz/handle.js'
-import { checkRoutes } from './http/check-route.js'
+import type { CheckRequest } from './check/request.js'
+import { CHECK_FAILED_REPLY } from './check/respond.js'
+import type { HandledCheck } from './check/handle.js'
+import { checkRoutes, sendHttpReply } from './http/check-route.js'
 import { opsRoutes } from './http/ops-routes.js'
 import type { Metrics } from './ops/metrics.js'
 
 export interface CheckAppDependencies {
   logger: FastifyBaseLogger
-  /** The transport-free check (authz/handle.ts). */
+  /** The transport-free check (check/handle.ts). */
   handle: (request: CheckRequest) => Promise<HandledCheck>
 }
 
@@ -48,12 +49,7 @@ export function buildCheckApp(deps: CheckAppDependencies): FastifyInstance {
   // A failure in the check itself must still be an answer, never a 5xx: deny, log the bug.
   app.setErrorHandler((error, request, reply) => {
     request.log.error({ err: error }, 'check failed; denying')
-    return reply
-      .code(401)
-      .header('content-type', 'application/json; charset=utf-8')
-      .header('cache-control', 'no-store')
-      .header('www-authenticate', 'Bearer realm="authservice"')
-      .send(JSON.stringify({ error: 'unauthenticated', message: 'The request could not be checked.' }))
+    return sendHttpReply(reply, CHECK_FAILED_REPLY)
   })
   return app
 }

@@ -13,7 +13,7 @@ import { systemClock } from './clock.js'
 import { loadConfig } from './config/load.js'
 import { ConfigError } from './errors.js'
 import { createGrpcServer } from './grpc/server.js'
-import { createLogger } from './log/logger.js'
+import { bufferedStdout, createLogger } from './log/logger.js'
 import { createService, type KubernetesCredentials } from './service.js'
 
 const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
@@ -47,7 +47,8 @@ async function serve(): Promise<void> {
     return
   }
   const { config, warnings } = loaded
-  const logger = createLogger(config.logLevel)
+  // The one buffered output of the process (its flush timer and exit flush belong to the entry).
+  const logger = createLogger(config.logLevel, bufferedStdout())
   for (const warning of warnings) logger.warn(warning)
 
   const service = createService(config, {
@@ -58,7 +59,8 @@ async function serve(): Promise<void> {
   })
   const host = config.serverHostname || '0.0.0.0'
   await service.checkApp.listen({ host, port: config.serverPort })
-  await service.opsApp.listen({ host: '0.0.0.0', port: config.readinessProbePort })
+  // Its own address (READINESS_PROBE_HOSTNAME): kubelet probes the pod IP even when SERVER_HOSTNAME is loopback.
+  await service.opsApp.listen({ host: config.readinessProbeHostname || '0.0.0.0', port: config.readinessProbePort })
   // gRPC mode (Istio envoyExtAuthzGrpc): the same check behind envoy.service.auth.v3.Authorization.
   const grpc =
     config.grpcPort === undefined ? undefined : createGrpcServer({ handle: service.handle, logger, isReady: () => service.isReady() })

@@ -6,19 +6,19 @@
  */
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { buildCheckApp, buildOpsApp } from './app.js'
-import { createChecker, type CheckRequest } from './authz/check.js'
-import { createHandler, type HandledCheck } from './authz/handle.js'
-import { createReplyBuilder } from './authz/reply.js'
-import { createEndpointMatcher } from './login/endpoints.js'
+import { createChecker, type CheckOptions, type CheckRequest, type CheckResult } from './check/pipeline.js'
+import { createHandler, type HandledCheck } from './check/handle.js'
+import { createResponder } from './check/respond.js'
+import { createEndpointMatcher } from './check/endpoints.js'
 import { createLoginHandlers } from './login/handlers.js'
-import { createTokenClient } from './login/token-client.js'
+import { createTokenClient } from './oidc/token-client.js'
 import { createSessionStore } from './session/create-store.js'
 import { deriveKeys } from './session/keys.js'
 import { createSessionAuthenticator } from './session/session-auth.js'
 import type { SessionStore } from './session/store.js'
 import type { Clock } from './clock.js'
 import type { Config } from './config/types.js'
-import { createFetchWithCa, type Fetch } from './http/fetch.js'
+import { createFetchWithCa, type Fetch } from './oidc/fetch.js'
 import { createIssuer, type Issuer } from './oidc/issuer.js'
 import { createCachingVerifier } from './oidc/token-cache.js'
 import { createTokenVerifier } from './oidc/token-verifier.js'
@@ -45,7 +45,12 @@ export interface Service {
   readonly checkApp: FastifyInstance
   readonly opsApp: FastifyInstance
   /** The transport-free check (endpoints, decision, reply, log, metrics), for every transport. */
-  readonly handle: (request: CheckRequest & { scheme?: string }) => Promise<HandledCheck>
+  readonly handle: (request: CheckRequest) => Promise<HandledCheck>
+  /**
+   * The check pipeline alone: the decision for a request, without answering, logging or counting;
+   * with `{ dryRun: true, trace: true }` it changes nothing and says what each credential source found.
+   */
+  readonly check: (request: CheckRequest, options?: CheckOptions) => Promise<CheckResult>
   readonly metrics: Metrics
   readonly sessionStore: SessionStore
   readonly primaryIssuer: Issuer
@@ -86,35 +91,41 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
     // A bare issuer (Kubernetes service-account tokens) takes AUDIENCES, as oidc-authservice's TokenReview did.
     audience: extra.audience === '' ? config.audiences : extra.audience,
   }))
+  const verifying = { algorithms: config.jwtAlgorithms, clockSkewSeconds: config.clockSkewSeconds, maxTokenBytes: config.maxTokenBytes, clock: deps.clock }
   const verifier = createCachingVerifier(
     createTokenVerifier({
       issuers: [
-        { issuer: primaryIssuer, audience: config.clientId, primary: true },
+        // EXTRA_JWT_ISSUERS entries naming OIDC_PROVIDER add audiences for its bearer tokens only.
+        { issuer: primaryIssuer, audience: [config.clientId, ...config.primaryExtraAudiences], primary: true },
         ...extraIssuers.map((extra) => ({ ...extra, primary: false })),
       ],
-      algorithms: config.jwtAlgorithms,
-      clockSkewSeconds: config.clockSkewSeconds,
-      maxTokenBytes: config.maxTokenBytes,
-      clock: deps.clock,
+      ...verifying,
     }),
     { clock: deps.clock },
   )
+  // ID tokens straight from the token endpoint (callback, refresh): for CLIENT_ID only, and a key the
+  // provider replaced is fetched and waited for, so logins keep working right after it re-keys.
+  const idTokenVerifier = createTokenVerifier({
+    issuers: [{ issuer: primaryIssuer, audience: config.clientId, primary: true }],
+    keyRefetch: 'now',
+    ...verifying,
+  })
   const metrics = createMetrics({ tokenCache: verifier.stats })
   // Ready once keys exist: they stay cached through a later outage, so readiness stays too.
   const isReady = () => primaryIssuer.keys.hasKeys()
   const sessionStore = deps.sessionStore ?? createSessionStore(config)
   const tokens = createTokenClient({
-    tokenEndpoint: () => primaryIssuer.metadata()?.token_endpoint,
-    revocationEndpoint: () => primaryIssuer.metadata()?.revocation_endpoint,
+    metadata: () => primaryIssuer.metadata(),
     clientId: config.clientId,
     clientSecret: config.clientSecret,
+    clockSkewSeconds: config.clockSkewSeconds,
     fetch: providerFetch,
   })
   const identityClaims = [config.userIdClaim, config.groupsClaim]
   const sessions = createSessionAuthenticator({
     store: sessionStore,
     tokens,
-    verifier,
+    verifier: idTokenVerifier,
     clock: deps.clock,
     requireFreshIdToken: config.setAuthorizationHeader,
     identityClaims,
@@ -127,7 +138,7 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
     providerReady: isReady,
     onUnexpectedError: (error) => deps.logger.error({ err: error }, 'unexpected error while verifying a credential'),
   })
-  const reply = createReplyBuilder({
+  const respond = createResponder({
     userIdHeader: config.userIdHeader,
     groupsHeader: config.groupsHeader,
     setAuthorizationHeader: config.setAuthorizationHeader,
@@ -139,19 +150,20 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
     flowRing: deriveKeys({ sessionSecrets: config.sessionSecrets, clientSecret: config.clientSecret }, 'login-flow'),
     store: sessionStore,
     tokens,
-    verifier,
+    verifier: idTokenVerifier,
     identityRules: config,
     identityClaims,
     endpoints: {
-      // OIDC_AUTH_URL (Kubeflow: the relative /dex/auth) wins over the in-cluster discovered URL.
-      authorization: () => (isReady() ? (config.authUrl ?? primaryIssuer.metadata()?.authorization_endpoint) : undefined),
+      // OIDC_AUTH_URL (Kubeflow: the relative /dex/auth) wins over the in-cluster discovered URL. A
+      // login only starts once the provider is ready (check/decision.ts), so discovery has answered.
+      authorization: () => config.authUrl ?? primaryIssuer.metadata()?.authorization_endpoint,
       endSession: () => primaryIssuer.metadata()?.end_session_endpoint,
     },
   })
   const handle = createHandler({
     config,
     check,
-    reply,
+    respond,
     endpoints: createEndpointMatcher(config),
     login,
     metrics,
@@ -161,11 +173,26 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
   const checkApp = buildCheckApp({ logger: deps.logger, handle })
   const opsApp = buildOpsApp({ logger: deps.logger, metrics, isReady })
   const allIssuers = [primaryIssuer, ...extraIssuers.map((extra) => extra.issuer)]
+  // Key fetches are counted; the tokens of a key replaced or withdrawn leave the cache at once.
+  for (const { issuer, keys } of allIssuers) {
+    keys.observe({
+      fetched: (result) => metrics.observeKeyFetch(issuer, result),
+      changed: (changes) => {
+        for (const { kid, change } of changes) {
+          verifier.forgetKey(issuer, kid)
+          if (change === 'withdrawn') continue
+          metrics.observeKeyReplaced(issuer)
+          issuerLog.info({ issuer, kid }, 'signing key replaced under the same kid: tokens of the previous key are refused from now on')
+        }
+      },
+    })
+  }
 
   return {
     checkApp,
     opsApp,
     handle,
+    check,
     metrics,
     sessionStore,
     primaryIssuer,

@@ -11,7 +11,7 @@
 import { loadConfig, type Env, type ReadFile } from '../config/load.js'
 import type { Config } from '../config/types.js'
 import { ConfigError } from '../errors.js'
-import { createFetchWithCa, type Fetch } from '../http/fetch.js'
+import { createFetchWithCa, type Fetch } from '../oidc/fetch.js'
 import { discover, discoveryUrl, type ProviderMetadata } from '../oidc/discovery.js'
 
 export interface CheckConfigIo {

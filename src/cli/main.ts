@@ -5,7 +5,7 @@
  * Everything outside (environment, files, network, terminal) comes in through CliIo.
  */
 import type { Env, ReadFile } from '../config/load.js'
-import type { Fetch } from '../http/fetch.js'
+import type { Fetch } from '../oidc/fetch.js'
 import { checkConfig } from './check-config.js'
 import { hashPassword } from './hash-password.js'
 import { helpText, usage } from './help.js'

@@ -7,6 +7,7 @@
  */
 import { ConfigError } from '../errors.js'
 import { unwrap } from './parse.js'
+import { isPublishedKey, isPublishedSecret } from './published-secrets.js'
 import { PREFIX_PLACEHOLDER, VARIABLES, VARS, type Variable } from './schema.js'
 import type { Config, LoadedConfig } from './types.js'
 
@@ -87,8 +88,12 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
     problems.push('CA_BUNDLE: file holds no PEM certificate')
   }
 
+  const issuer = required(VARS.OIDC_PROVIDER)
+  // An entry naming OIDC_PROVIDER itself would otherwise replace it (same issuer, other audience).
+  const extraIssuers = withDefault(VARS.EXTRA_JWT_ISSUERS)
+  const audiences = withDefault(VARS.AUDIENCES)
   const config: Config = {
-    issuer: required(VARS.OIDC_PROVIDER),
+    issuer,
     authUrl: optional(VARS.OIDC_AUTH_URL),
     clientId: required(VARS.CLIENT_ID),
     clientSecret: required(VARS.CLIENT_SECRET),
@@ -116,12 +121,16 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
 
     groupsAllowlist: withDefault(VARS.GROUPS_ALLOWLIST),
     allowedEmailDomains: withDefault(VARS.ALLOWED_EMAIL_DOMAINS),
+    requireEmailVerified: withDefault(VARS.REQUIRE_EMAIL_VERIFIED),
 
-    extraIssuers: withDefault(VARS.EXTRA_JWT_ISSUERS),
+    extraIssuers: extraIssuers.filter((extra) => extra.issuer !== issuer),
+    primaryExtraAudiences: extraIssuers
+      .filter((extra) => extra.issuer === issuer)
+      .flatMap((extra) => (extra.audience === '' ? audiences : [extra.audience])),
     jwtAlgorithms: withDefault(VARS.JWT_ALGORITHMS),
     clockSkewSeconds: withDefault(VARS.JWT_CLOCK_SKEW_SECONDS),
     maxTokenBytes: withDefault(VARS.MAX_TOKEN_BYTES),
-    audiences: withDefault(VARS.AUDIENCES),
+    audiences,
 
     sessionCookieName: withDefault(VARS.SESSION_COOKIE_NAME),
     sessionMaxAgeSeconds: withDefault(VARS.SESSION_MAX_AGE),
@@ -135,6 +144,7 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
     redisDb: withDefault(VARS.SESSION_STORE_REDIS_DB),
 
     serverHostname: withDefault(VARS.SERVER_HOSTNAME),
+    readinessProbeHostname: withDefault(VARS.READINESS_PROBE_HOSTNAME),
     serverPort: withDefault(VARS.SERVER_PORT),
     readinessProbePort: withDefault(VARS.READINESS_PROBE_PORT),
     webServerPort: withDefault(VARS.WEB_SERVER_PORT),
@@ -142,12 +152,18 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
     logLevel: withDefault(VARS.LOG_LEVEL),
   }
 
-  problems.push(...crossProblems(config))
+  problems.push(...crossProblems(config), ...publishedSecretProblems(config))
+  if (isPublishedSecret(config.clientSecret)) {
+    warnings.push('CLIENT_SECRET: is a value published in public manifests; anyone can present it as this client to the provider — change it in Dex and here')
+  }
+  if (!config.requireEmailVerified) {
+    warnings.push('REQUIRE_EMAIL_VERIFIED: false; an email the provider has not verified can become the user id')
+  }
   if (config.sessionSecrets.length === 0) {
-    if (PUBLISHED_CLIENT_SECRETS.has(config.clientSecret)) {
+    if (isPublishedSecret(config.clientSecret)) {
       // Session keys derived from a secret printed in public manifests would let anyone forge a session.
       problems.push(
-        'SESSION_SECRETS: required while CLIENT_SECRET is the value published in the Kubeflow manifests (sessions could be forged); set SESSION_SECRETS (openssl rand -base64 32) or change CLIENT_SECRET',
+        'SESSION_SECRETS: required while CLIENT_SECRET is a value published in public manifests (sessions could be forged); set SESSION_SECRETS (openssl rand -base64 32) or change CLIENT_SECRET',
       )
     } else if (config.clientSecret.length < 24) {
       warnings.push('SESSION_SECRETS: not set and CLIENT_SECRET is short; session keys derived from it are weak — set SESSION_SECRETS')
@@ -163,8 +179,18 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
   return deepFreeze({ config, warnings })
 }
 
-/** Client secrets shipped in public manifests (kubeflow/manifests oidc-authservice and oauth2-proxy). */
-const PUBLISHED_CLIENT_SECRETS = new Set(['pUBnBOY80SnXgjibTYM9ZWNzY2xreNGQok'])
+/** Keys and passwords printed in public (config/published-secrets.ts): anyone could forge a session or read the store. */
+function publishedSecretProblems(config: Config): string[] {
+  const problems = config.sessionSecrets.flatMap((key, index) =>
+    isPublishedKey(key)
+      ? [`SESSION_SECRETS: entry ${index + 1} is a value published in public manifests or docs (anyone could forge a session); generate one: openssl rand -base64 32`]
+      : [],
+  )
+  if (config.redisPassword !== undefined && isPublishedSecret(config.redisPassword)) {
+    problems.push('SESSION_STORE_REDIS_PWD: is a value published in public manifests or docs; set a password of your own (openssl rand -base64 32)')
+  }
+  return problems
+}
 
 /** Rules that involve more than one variable. */
 function crossProblems(config: Config): string[] {

@@ -126,10 +126,13 @@ export const VARS = {
     'Comma list of groups allowed in; * allows every authenticated user.'),
   ALLOWED_EMAIL_DOMAINS: v('ALLOWED_EMAIL_DOMAINS', '', p.list((domain) => p.ok(domain.toLowerCase())),
     'Comma list of email domains allowed in; empty allows any.'),
+  REQUIRE_EMAIL_VERIFIED: v('REQUIRE_EMAIL_VERIFIED', 'true', p.bool,
+    'When the user id is the email claim, only an email_verified of JSON true lets the user in (false: email_verified is not looked at; warns).'),
 
   // --- JWT verification ---
   EXTRA_JWT_ISSUERS: v('EXTRA_JWT_ISSUERS', '', p.list(p.extraIssuer),
-    'Comma list of issuer=audience pairs whose bearer JWTs are also accepted; a bare issuer takes AUDIENCES (Kubernetes service-account tokens).'),
+    'Comma list of issuer=audience pairs whose bearer JWTs are also accepted; a bare issuer takes AUDIENCES (Kubernetes service-account tokens). ' +
+      'An entry naming OIDC_PROVIDER adds an audience for its bearer tokens (logins still need CLIENT_ID).'),
   JWT_ALGORITHMS: v('JWT_ALGORITHMS', 'RS256', p.jwtAlgorithms,
     'Comma list of accepted JWT signature algorithms (RS*, PS*, ES*, EdDSA; never none or HS*).'),
   JWT_CLOCK_SKEW_SECONDS: v('JWT_CLOCK_SKEW_SECONDS', '30', p.integer(0, 300),
@@ -151,17 +154,19 @@ export const VARS = {
   SESSION_STORE_TYPE: v('SESSION_STORE_TYPE', 'cookie', p.choice({ cookie: 'cookie', redis: 'redis' } as const),
     'Where sessions live: cookie (encrypted in the cookie) or redis.'),
   SESSION_SECRETS: v('SESSION_SECRETS', '', p.list(p.base64Key(32)),
-    'Comma list of base64 keys (32+ bytes each) for sessions; the first encrypts, all decrypt. Empty = derived from CLIENT_SECRET.',
+    'Comma list of base64 keys (32+ bytes each) for sessions; the first encrypts, all decrypt. Empty = derived from CLIENT_SECRET, refused while that is a published one. A key ever published (manifests, docs) is refused.',
     { secret: true, fromFile: true }),
   SESSION_STORE_REDIS_ADDR: v('SESSION_STORE_REDIS_ADDR', undefined, p.hostPort,
     'Redis host:port; required when SESSION_STORE_TYPE is redis.'),
   SESSION_STORE_REDIS_PWD: v('SESSION_STORE_REDIS_PWD', undefined, p.text,
-    'Redis password.', { secret: true, fromFile: true }),
+    'Redis password; a value ever published (manifests, docs) is refused.', { secret: true, fromFile: true }),
   SESSION_STORE_REDIS_DB: v('SESSION_STORE_REDIS_DB', '0', p.integer(0), 'Redis database number.'),
 
   // --- Server ---
-  SERVER_HOSTNAME: v('SERVER_HOSTNAME', '', p.text, 'Address to listen on; empty = all interfaces.'),
+  SERVER_HOSTNAME: v('SERVER_HOSTNAME', '', p.text, 'Address the check (and gRPC) server listens on; empty = all interfaces.'),
   SERVER_PORT: v('SERVER_PORT', '8080', port, 'Port of the ext_authz check server.'),
+  READINESS_PROBE_HOSTNAME: v('READINESS_PROBE_HOSTNAME', '', p.text,
+    'Address the readiness server (/healthz, /readyz, /metrics) listens on; empty = all interfaces, whatever SERVER_HOSTNAME says.'),
   READINESS_PROBE_PORT: v('READINESS_PROBE_PORT', '8081', port,
     'Port of the readiness server; must differ from SERVER_PORT.'),
   GRPC_PORT: v('GRPC_PORT', undefined, port,

@@ -74,9 +74,17 @@ export interface Config {
   readonly groupsAllowlist: readonly string[]
   /** ALLOWED_EMAIL_DOMAINS: lower-case domains; empty = any. */
   readonly allowedEmailDomains: readonly string[]
+  /** REQUIRE_EMAIL_VERIFIED (true): a user id taken from `email` needs `email_verified: true` (the JSON boolean). */
+  readonly requireEmailVerified: boolean
 
   // --- JWT verification ---
-  readonly extraIssuers: readonly ExtraIssuer[] // EXTRA_JWT_ISSUERS
+  /** EXTRA_JWT_ISSUERS entries naming another issuer than OIDC_PROVIDER. */
+  readonly extraIssuers: readonly ExtraIssuer[]
+  /**
+   * EXTRA_JWT_ISSUERS entries naming OIDC_PROVIDER itself: audiences its bearer tokens may carry
+   * besides CLIENT_ID (a bare entry adds AUDIENCES). Never for the login callback or refresh.
+   */
+  readonly primaryExtraAudiences: readonly string[]
   readonly jwtAlgorithms: readonly string[] // JWT_ALGORITHMS (default RS256; never none or HS*)
   readonly clockSkewSeconds: number // JWT_CLOCK_SKEW_SECONDS (default 30)
   readonly maxTokenBytes: number // MAX_TOKEN_BYTES (default 16384)
@@ -98,6 +106,8 @@ export interface Config {
 
   // --- Server ---
   readonly serverHostname: string // SERVER_HOSTNAME ('' = all interfaces → '0.0.0.0')
+  /** READINESS_PROBE_HOSTNAME: address of the ops server ('' = all interfaces → '0.0.0.0'). */
+  readonly readinessProbeHostname: string
   readonly serverPort: number // SERVER_PORT (8080)
   readonly readinessProbePort: number // READINESS_PROBE_PORT (8081)
   readonly webServerPort: number // WEB_SERVER_PORT (8082), accepted for compatibility

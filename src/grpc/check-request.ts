@@ -5,7 +5,7 @@
  * merged duplicates, and with `encode_raw_headers` the headers come in `header_map` instead (key +
  * raw_value bytes, duplicates kept).
  */
-import type { CheckRequest } from '../authz/check.js'
+import type { CheckRequest } from '../check/request.js'
 import type { CheckRequestMessage, HeaderValueMessage, HttpRequestMessage } from './messages.js'
 
 type Headers = Record<string, string | undefined>
@@ -41,8 +41,8 @@ function targetOf(http: HttpRequestMessage, headers: Headers): string {
   return http.query && !path.includes('?') ? `${path}?${http.query}` : path
 }
 
-/** The checker's request plus the scheme, which gRPC reports (HTTP mode relies on x-forwarded-proto). */
-export type GrpcCheckRequest = CheckRequest & { readonly scheme?: string }
+/** The checker's request; gRPC reports the scheme (HTTP mode relies on x-forwarded-proto). */
+export type GrpcCheckRequest = CheckRequest
 
 export function toCheckRequest(message: CheckRequestMessage): GrpcCheckRequest {
   const http = message.attributes?.request?.http ?? {}

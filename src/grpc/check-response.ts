@@ -1,5 +1,5 @@
 /**
- * A CheckReply (authz/reply.ts) → Envoy's gRPC CheckResponse: the twin of sendHttpReply in
+ * A CheckReply (check/respond.ts) → Envoy's gRPC CheckResponse: the twin of sendHttpReply in
  * http/check-route.ts. Contract: external_auth.proto, ext_authz_grpc_impl.cc, and
  * envoy-ext-authz.md §2.2–2.3:
  * - `status` is always set: an omitted status decodes as code 0, which Envoy treats as ALLOW;
@@ -9,7 +9,7 @@
  * - denied headers and allow-time response headers leave `append` unset with the (default)
  *   APPEND_IF_EXISTS_OR_ADD, so several Set-Cookie all reach the client on old and new Envoy.
  */
-import type { CheckReply, HeaderList } from '../authz/reply.js'
+import type { CheckReply, HeaderList } from '../check/respond.js'
 import type { CheckResponseMessage, HeaderAppendAction, HeaderValueOptionMessage } from './messages.js'
 
 /** google.rpc.Code values Envoy reads in CheckResponse.status. */

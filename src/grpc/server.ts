@@ -1,15 +1,15 @@
 /**
  * The gRPC ext_authz server (Envoy `grpc_service`): envoy.service.auth.v3.Authorization/Check
- * answered by the SAME transport-free handler as the HTTP mode (authz/handle.ts), plus the
+ * answered by the SAME transport-free handler as the HTTP mode (check/handle.ts), plus the
  * standard gRPC health service. Plaintext HTTP/2, which is what Envoy's `envoy_grpc` speaks.
  *
  * Never an RPC error for a decision: a failed RPC is an Error to Envoy, which a fail-open
  * (failure_mode_allow) gateway lets through (envoy-ext-authz.md §2.2). A bug in the handler is
- * logged and answered with a 401 deny instead, like the HTTP mode's error handler (app.ts).
+ * logged and answered with CHECK_FAILED_REPLY (check/respond.ts), as the HTTP mode's error handler (app.ts) does.
  */
 import { Server, ServerCredentials, type sendUnaryData, type ServerUnaryCall } from '@grpc/grpc-js'
 import type { FastifyBaseLogger } from 'fastify'
-import type { CheckReply } from '../authz/reply.js'
+import { CHECK_FAILED_REPLY, type CheckReply } from '../check/respond.js'
 import { toCheckRequest, type GrpcCheckRequest } from './check-request.js'
 import { toCheckResponse } from './check-response.js'
 import { createHealthService } from './health.js'
@@ -18,7 +18,7 @@ import { loadProtos } from './protos.js'
 
 export interface GrpcServerDependencies {
   /**
-   * The transport-free check (Service['handle'], authz/handle.ts): the same decision, log line,
+   * The transport-free check (Service['handle'], check/handle.ts): the same decision, log line,
    * metrics and login endpoints as the HTTP mode; this server only translates its reply.
    */
   readonly handle: (request: GrpcCheckRequest) => Promise<{ readonly reply: CheckReply }>
@@ -39,17 +39,6 @@ export interface GrpcServer {
   close(): Promise<void>
 }
 
-/** What a check that failed inside authservice answers: the HTTP mode's 401 (app.ts). */
-export const CHECK_FAILED_REPLY: CheckReply = {
-  kind: 'deny',
-  status: 401,
-  headers: [
-    ['content-type', 'application/json; charset=utf-8'],
-    ['cache-control', 'no-store'],
-    ['www-authenticate', 'Bearer realm="authservice"'],
-  ],
-  body: JSON.stringify({ error: 'unauthenticated', message: 'The request could not be checked.' }),
-}
 const CHECK_FAILED_RESPONSE = toCheckResponse(CHECK_FAILED_REPLY)
 
 /** host:port as gRPC target syntax wants it: IPv6 literals in brackets. */

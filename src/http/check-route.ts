@@ -1,13 +1,13 @@
 /**
  * The HTTP ext_authz check (Envoy `http_service`): answers every method on every path of the
  * check port. The path is the user's original path and query; the body is ignored (Envoy sends
- * none, but may forward a content-type). The check itself is transport-free (authz/handle.ts);
+ * none, but may forward a content-type). The check itself is transport-free (check/handle.ts);
  * this file only translates its CheckReply into Envoy's HTTP contract.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { CheckRequest } from '../authz/check.js'
-import type { HandledCheck } from '../authz/handle.js'
-import type { CheckReply } from '../authz/reply.js'
+import type { CheckRequest } from '../check/request.js'
+import type { HandledCheck } from '../check/handle.js'
+import type { CheckReply } from '../check/respond.js'
 
 export interface CheckRouteOptions {
   handle: (request: CheckRequest) => Promise<HandledCheck>
@@ -51,7 +51,16 @@ export async function checkRoutes(app: FastifyInstance, options: CheckRouteOptio
     return sendHttpReply(reply, handled.reply)
   }
 
-  app.route({ method: app.supportedMethods, url: '/*', handler })
+  app.route({ method: app.supportedMethods.filter((method) => method !== 'QUERY'), url: '/*', handler })
+  // fastify refuses a QUERY without Content-Type (RFC 10008 §2) before any route handler runs, and
+  // Envoy forwards no body: the check answers it in the route's first hook instead. A hook on this
+  // route alone, so no other request pays for it.
+  app.route({
+    method: 'QUERY',
+    url: '/*',
+    onRequest: async (request: FastifyRequest, reply: FastifyReply) => (request.headers['content-type'] === undefined ? handler(request, reply) : undefined),
+    handler,
+  })
   // Methods fastify does not route (PROPFIND, …) get a decision too, never a framework 404.
   app.setNotFoundHandler(handler)
 }

@@ -56,8 +56,10 @@ export function loggerOptions(level: string): LoggerOptions {
 export const STDOUT_FLUSH_MS = 1_000
 
 /**
- * Standard output, buffered: lines are written 4 KiB at a time (or every STDOUT_FLUSH_MS), not one
- * write(2) per check — the per-line write was ~7 % of a cached check's CPU (bench --profile). The
+ * Standard output, buffered — for the process entry (server.ts) only, once per process: it starts a
+ * flush timer and adds an exit listener, which a library must never do behind its caller's back.
+ * Lines are written 4 KiB at a time (or every STDOUT_FLUSH_MS), not one
+ * write(2) per check — the per-line write was ~7 % of a cached check's CPU (npm run bench -- --profile). The
  * 4 KiB write is synchronous (pino's default mode): sonic-boom's asynchronous mode hands each write
  * to the libuv thread pool and keeps appending to a growing buffer meanwhile, which cost 3× the CPU
  * per line (1.9 vs 0.6 µs; `--profile` showed ~14 % of a cached check in it). A stalled log reader
@@ -75,7 +77,12 @@ export function bufferedStdout(fd = 1): DestinationStream {
   return stream
 }
 
-export function createLogger(level: string, destination: DestinationStream = bufferedStdout()): Logger {
+/**
+ * A logger on `destination`; by default standard output, one synchronous write per line (no timer,
+ * no exit listener: creating a logger changes nothing about the process). The service's entry passes
+ * bufferedStdout() instead.
+ */
+export function createLogger(level: string, destination: DestinationStream = pino.destination({ dest: 1, sync: true })): Logger {
   return pino(loggerOptions(level), destination)
 }
 

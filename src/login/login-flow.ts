@@ -1,32 +1,31 @@
 /**
- * Login start and callback: the OIDC authorization code flow with PKCE (S256), state and nonce,
- * each step producing a CheckReply (never a 200: a 200 would let Envoy forward the request
- * upstream). Errors become readable 4xx pages with a "log in again" link — never a 5xx (Envoy's
- * bare 403), never a redirect loop.
+ * Login start and callback: the OIDC authorization code flow with PKCE (S256), state and nonce —
+ * the protocol by openid-client (oidc/front-channel.ts, oidc/token-client.ts) — each step
+ * producing a LoginResult (never an allow: a 200 would let Envoy forward the request upstream).
+ * Errors become readable 4xx pages with a "log in again" link — never a 5xx (Envoy's bare 403),
+ * never a redirect loop.
  */
 import { randomBytes } from 'node:crypto'
-import * as client from 'openid-client'
 import { AuthServiceError, ProviderUnavailableError, SessionStoreUnavailableError, type AuthServiceErrorCode } from '../errors.js'
-import { identityFromClaims } from '../authz/identity.js'
-import { loginFailedBody } from '../pages/login-pages.js'
-import { unavailableBody } from '../pages/deny-pages.js'
+import { identityFromClaims } from '../identity/identity.js'
+import { authorizationUrl } from '../oidc/front-channel.js'
 import { claimsForSession } from '../session/claims.js'
 import type { Session } from '../session/session.js'
-import { clearCookie, isSecure, setCookie, type CookieContext } from './cookies.js'
+import { clearCookie, isSecure, setCookie, type CookieContext } from '../session/cookies.js'
 import { FLOW_TTL_SECONDS, MAX_EVICTIONS, MAX_FLOWS, flowCookieName, newFlow, openFlow, presentFlowCookies, sealFlow } from './flow.js'
-import { pageReply, redirect, withQuery, type FlowRequest, type HandlerResult, type LoginHandlerOptions } from './handler-replies.js'
+import { withQuery, type FlowRequest, type LoginHandlerOptions, type LoginResult } from './results.js'
 import { safeRelativeTarget } from './safe-target.js'
-import { writeSessionCookies } from './session-cookie.js'
-import { sessionTickets } from './session-tickets.js'
+import { writeSessionCookies } from '../session/session-cookie.js'
+import { sessionTickets } from '../session/tickets.js'
 
 export function createLoginFlow(options: LoginHandlerOptions) {
   const { config, clock, store } = options
   const secureFor = (request: CookieContext) => isSecure(config, request)
 
-  async function start(request: FlowRequest, extraCookies: readonly string[] = []): Promise<HandlerResult> {
+  async function start(request: FlowRequest, extraCookies: readonly string[] = []): Promise<LoginResult> {
     const authorization = options.endpoints.authorization()
     if (!authorization) {
-      return { reply: pageReply(401, unavailableBody('navigation', 5), [], [['retry-after', '5']]), outcome: 'unavailable', reason: 'PROVIDER_UNAVAILABLE' }
+      return { answer: { kind: 'unavailable', requestKind: 'navigation', cookies: [] }, outcome: 'unavailable', reason: 'PROVIDER_UNAVAILABLE' }
     }
     const flow = newFlow(safeRelativeTarget(request.target), clock.now())
     const cookies = [...extraCookies]
@@ -44,25 +43,23 @@ export function createLoginFlow(options: LoginHandlerOptions) {
         secure: secureFor(request),
       }),
     )
-    const location = withQuery(authorization, {
-      response_type: 'code',
-      client_id: config.clientId,
-      redirect_uri: config.redirectUrl,
+    // OIDC_AUTH_URL (Kubeflow: the relative /dex/auth) or the discovered endpoint, exactly as given.
+    const location = await authorizationUrl(authorization, {
+      clientId: config.clientId,
+      redirectUri: config.redirectUrl,
       scope: config.scopes.join(' '),
       state: flow.state,
       nonce: flow.nonce,
-      code_challenge: await client.calculatePKCECodeChallenge(flow.codeVerifier),
-      // Explicit: Dex treats a missing method as `plain` (dex-rp-conformance-security.md §1.5).
-      code_challenge_method: 'S256',
+      codeVerifier: flow.codeVerifier,
     })
-    return { reply: redirect(location, cookies), outcome: 'login', reason: 'LOGIN_REQUIRED' }
+    return { answer: { kind: 'redirect', location, cookies }, outcome: 'login', reason: 'LOGIN_REQUIRED' }
   }
 
-  function failed(status: number, code: AuthServiceErrorCode, message: string, cookies: readonly string[] = []): HandlerResult {
-    return { reply: pageReply(status, loginFailedBody(message), cookies), outcome: 'callback-failed', reason: code, codes: [code] }
+  function failed(status: 400 | 403, code: AuthServiceErrorCode, message: string, cookies: readonly string[] = []): LoginResult {
+    return { answer: { kind: 'login-failed', status, message, cookies }, outcome: 'callback-failed', reason: code, codes: [code] }
   }
 
-  async function callback(request: FlowRequest): Promise<HandlerResult> {
+  async function callback(request: FlowRequest): Promise<LoginResult> {
     const params = new URLSearchParams(request.query)
     const state = params.get('state') ?? ''
     const flowCookie = state ? flowCookieName(state) : undefined
@@ -82,8 +79,18 @@ export function createLoginFlow(options: LoginHandlerOptions) {
 
     let session: Session
     try {
-      const tokens = await options.tokens.exchangeCode(code, config.redirectUrl, flow.codeVerifier)
-      // Signature checked even over plain http (Kubeflow's in-cluster Dex), then iss, aud, exp, nonce.
+      // openid-client checks the callback's state and the ID token's claims (nonce included) and
+      // sends the PKCE verifier; it does not check the signature.
+      const tokens = await options.tokens.exchangeCode({
+        callbackQuery: request.query,
+        redirectUri: config.redirectUrl,
+        state: flow.state,
+        nonce: flow.nonce,
+        codeVerifier: flow.codeVerifier,
+      })
+      // Our verifier, with the key set every credential uses: the signature even over plain http
+      // (Kubeflow's in-cluster Dex), then iss, aud, exp — and the nonce again, bound to this flow
+      // whatever the token client did (login-flow.test.ts 'the ID token's nonce is not this login's').
       const verified = await options.verifier.verify(tokens.idToken)
       if (verified.claims.nonce !== flow.nonce) return failed(400, 'ERR_LOGIN_TOKEN_INVALID', 'The sign-in response did not match this sign-in.', clearFlow)
       identityFromClaims(verified.claims, options.identityRules, { primary: true, token: tokens.idToken })
@@ -110,7 +117,7 @@ export function createLoginFlow(options: LoginHandlerOptions) {
       ticket = await store.save(session, clock.now())
     } catch (error) {
       if (!(error instanceof SessionStoreUnavailableError)) throw error
-      return { reply: pageReply(401, unavailableBody('navigation', 5), clearFlow, [['retry-after', '5']]), outcome: 'unavailable', reason: 'SESSION_STORE_UNAVAILABLE' }
+      return { answer: { kind: 'unavailable', requestKind: 'navigation', cookies: clearFlow }, outcome: 'unavailable', reason: 'SESSION_STORE_UNAVAILABLE' }
     }
     // The session that this login replaces (if any) ends server-side: no fixation, no leftovers.
     for (const candidate of sessionTickets(request.headers, request.cookies, config)) {
@@ -126,7 +133,7 @@ export function createLoginFlow(options: LoginHandlerOptions) {
     }
     const cookies = [...sessionCookies, ...clearFlow]
     const user = identityFromClaims(session.claims, options.identityRules, { primary: true, token: session.idToken }).userId
-    return { reply: redirect(target, cookies), outcome: 'login-complete', reason: 'LOGIN_COMPLETE', user }
+    return { answer: { kind: 'redirect', location: target, cookies }, outcome: 'login-complete', reason: 'LOGIN_COMPLETE', user }
   }
 
   return { start, callback }

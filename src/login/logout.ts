@@ -1,17 +1,16 @@
 /**
  * Logout (the Kubeflow UI's POST), sign-out (a browser GET with `?rd=`) and the after-logout page,
- * each producing a CheckReply (never a 200: a 200 would let Envoy forward the request upstream).
+ * each producing a LoginResult (never an allow: a 200 would let Envoy forward the request upstream).
  * Ending a session removes it from the store and revokes its refresh token; errors are 4xx, never
  * a 5xx (Envoy's bare 403).
  */
 import { SessionStoreUnavailableError } from '../errors.js'
-import { afterLogoutBody, crossSiteSignOutBody } from '../pages/login-pages.js'
-import { unavailableBody, type DenyBody } from '../pages/deny-pages.js'
+import { endSessionUrl } from '../oidc/front-channel.js'
 import type { Session } from '../session/session.js'
-import { pageReply, redirect, withQuery, type FlowRequest, type HandlerResult, type LoginHandlerOptions } from './handler-replies.js'
+import { clearSessionCookies } from '../session/session-cookie.js'
+import { sessionTickets } from '../session/tickets.js'
+import type { FlowRequest, LoginHandlerOptions, LoginResult } from './results.js'
 import { safeRelativeTarget } from './safe-target.js'
-import { clearSessionCookies } from './session-cookie.js'
-import { sessionTickets } from './session-tickets.js'
 
 export function createLogout(options: LoginHandlerOptions) {
   const { config, clock, store } = options
@@ -45,27 +44,25 @@ export function createLogout(options: LoginHandlerOptions) {
     if (found.session.refreshToken) await options.tokens.revoke(found.session.refreshToken)
   }
 
-  async function logout(request: FlowRequest): Promise<HandlerResult> {
+  async function logout(request: FlowRequest): Promise<LoginResult> {
     let found
     try {
       found = await findSession(request, sameOrigin(request))
       if (found) await endSession(found)
     } catch (error) {
       if (!(error instanceof SessionStoreUnavailableError)) throw error
-      return { reply: pageReply(401, unavailableBody('api', 5), [], [['retry-after', '5']]), outcome: 'unavailable', reason: 'SESSION_STORE_UNAVAILABLE' }
+      return { answer: { kind: 'unavailable', requestKind: 'api', cookies: [] }, outcome: 'unavailable', reason: 'SESSION_STORE_UNAVAILABLE' }
     }
     if (!found) {
-      const body: DenyBody = { contentType: 'application/json; charset=utf-8', body: JSON.stringify({ error: 'unauthenticated', message: 'No session to log out of.' }) }
-      return { reply: pageReply(401, body, [], [['www-authenticate', 'Bearer realm="authservice"']]), outcome: 'logout-refused', reason: 'NO_SESSION' }
+      return { answer: { kind: 'no-session' }, outcome: 'logout-refused', reason: 'NO_SESSION' }
     }
-    // 201, not 200: a 200 would make Envoy forward the request upstream (oidc-authservice server.go).
-    const body: DenyBody = { contentType: 'application/json; charset=utf-8', body: JSON.stringify({ afterLogoutURL: config.afterLogoutUrl }) }
-    return { reply: pageReply(201, body, clearSessionCookies(config, request, request.cookies)), outcome: 'logout', reason: 'LOGOUT' }
+    const cookies = clearSessionCookies(config, request, request.cookies)
+    return { answer: { kind: 'logged-out', afterLogoutUrl: config.afterLogoutUrl, cookies }, outcome: 'logout', reason: 'LOGOUT' }
   }
 
-  async function signOut(request: FlowRequest): Promise<HandlerResult> {
+  async function signOut(request: FlowRequest): Promise<LoginResult> {
     if (request.headers['sec-fetch-site'] === 'cross-site') {
-      return { reply: pageReply(403, crossSiteSignOutBody()), outcome: 'logout-refused', reason: 'CROSS_SITE' }
+      return { answer: { kind: 'cross-site' }, outcome: 'logout-refused', reason: 'CROSS_SITE' }
     }
     let found
     try {
@@ -73,7 +70,7 @@ export function createLogout(options: LoginHandlerOptions) {
       if (found) await endSession(found)
     } catch (error) {
       if (!(error instanceof SessionStoreUnavailableError)) throw error
-      return { reply: pageReply(401, unavailableBody('navigation', 5), [], [['retry-after', '5']]), outcome: 'unavailable', reason: 'SESSION_STORE_UNAVAILABLE' }
+      return { answer: { kind: 'unavailable', requestKind: 'navigation', cookies: [] }, outcome: 'unavailable', reason: 'SESSION_STORE_UNAVAILABLE' }
     }
     const rd = new URLSearchParams(request.query).get('rd') ?? undefined
     const afterLogout = config.afterLogoutUrl
@@ -81,15 +78,17 @@ export function createLogout(options: LoginHandlerOptions) {
     const endSessionEndpoint = options.endpoints.endSession()
     if (endSessionEndpoint && found) {
       // RP-initiated logout (OIDC RP-Initiated Logout 1.0 §2); the return URL must be absolute and registered.
-      const params: Record<string, string> = { id_token_hint: found.session.idToken, client_id: config.clientId }
-      if (/^https?:\/\//.test(afterLogout)) params.post_logout_redirect_uri = afterLogout
-      location = withQuery(endSessionEndpoint, params)
+      location = endSessionUrl(endSessionEndpoint, {
+        clientId: config.clientId,
+        idTokenHint: found.session.idToken,
+        postLogoutRedirectUri: /^https?:\/\//.test(afterLogout) ? afterLogout : undefined,
+      })
     }
-    return { reply: redirect(location, clearSessionCookies(config, request, request.cookies)), outcome: 'logout', reason: 'SIGN_OUT' }
+    return { answer: { kind: 'redirect', location, cookies: clearSessionCookies(config, request, request.cookies) }, outcome: 'logout', reason: 'SIGN_OUT' }
   }
 
-  function afterLogout(): HandlerResult {
-    return { reply: pageReply(401, afterLogoutBody()), outcome: 'after-logout', reason: 'AFTER_LOGOUT' }
+  function afterLogout(): LoginResult {
+    return { answer: { kind: 'signed-out' }, outcome: 'after-logout', reason: 'AFTER_LOGOUT' }
   }
 
   return { logout, signOut, afterLogout }

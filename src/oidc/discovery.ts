@@ -1,10 +1,12 @@
 /**
- * OpenID Provider discovery for one issuer, retried with backoff until it succeeds
- * (oidc-authservice retried every 10 s forever; Kubeflow starts the service before Dex is up).
- * The discovered `issuer` must equal the configured one exactly (OIDC Discovery §4.3).
+ * One OpenID Provider discovery attempt, by openid-client's `discovery()` through our Fetch seam
+ * (issuer.ts retries it with backoff; Kubeflow starts the service before Dex is up). The
+ * discovered `issuer` must equal the configured one exactly (OIDC Discovery §4.3).
  */
+import * as client from 'openid-client'
 import { ProviderUnavailableError } from '../errors.js'
-import type { Fetch } from '../http/fetch.js'
+import type { Fetch } from './fetch.js'
+import { answeredStatus, openidFetch, requestFailure } from './openid-fetch.js'
 
 export interface ProviderMetadata {
   readonly issuer: string
@@ -23,31 +25,54 @@ export interface DiscoveryOptions {
   timeoutMs?: number
 }
 
+/**
+ * openid-client's discovery returns a Configuration, which needs a client id; only its server
+ * metadata is kept (token-client.ts builds the client's own Configuration from it).
+ */
+const DISCOVERY_ONLY = 'authservice-discovery'
+
+const ISSUER_MISMATCH = 'discovered issuer does not equal the configured issuer'
+
+/** openid-client's failure as ours, saying what an operator needs (check-config prints it). */
+function unavailable(error: unknown): ProviderUnavailableError {
+  // The usual misconfiguration (a trailing slash): the same words whichever check found it.
+  if (error instanceof client.ClientError && error.code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED') {
+    return new ProviderUnavailableError(ISSUER_MISMATCH)
+  }
+  const status = answeredStatus(error)
+  if (status !== undefined) return new ProviderUnavailableError(`identity provider discovery failed: answered ${status}`)
+  return new ProviderUnavailableError('identity provider discovery failed', { cause: requestFailure(error)?.cause ?? error })
+}
+
+/** Where discovery looks (for messages). */
 export function discoveryUrl(issuer: string): string {
   return `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`
 }
 
-/** One discovery attempt. */
+/** One discovery attempt; rejects with ProviderUnavailableError. */
 export async function discover(options: DiscoveryOptions): Promise<ProviderMetadata> {
-  let body: Partial<ProviderMetadata>
+  let metadata: Partial<ProviderMetadata> & { readonly issuer: string }
   try {
-    const response = await options.fetch(discoveryUrl(options.issuer), {
-      headers: { accept: 'application/json', ...options.headers?.() },
-      signal: AbortSignal.timeout(options.timeoutMs ?? 3_000),
+    const issuer = new URL(options.issuer)
+    const configuration = await client.discovery(issuer, DISCOVERY_ONLY, undefined, undefined, {
+      [client.customFetch]: openidFetch(options.fetch, { headers: options.headers, timeoutMs: options.timeoutMs }),
+      // Plain http only for an http issuer (Kubeflow's in-cluster Dex), which the configuration
+      // accepted with a warning.
+      execute: issuer.protocol === 'http:' ? [client.allowInsecureRequests] : [],
     })
-    if (response.status !== 200) throw new Error(`discovery answered ${response.status}`)
-    body = (await response.json()) as Partial<ProviderMetadata>
-  } catch (cause) {
-    throw new ProviderUnavailableError('identity provider discovery failed', { cause })
+    // A plain copy: the document as the provider sent it, without openid-client's helper methods.
+    metadata = { ...configuration.serverMetadata() }
+  } catch (error) {
+    throw unavailable(error)
   }
-  if (typeof body !== 'object' || body === null) {
-    throw new ProviderUnavailableError('discovery document is not a JSON object')
-  }
-  if (body.issuer !== options.issuer) {
-    throw new ProviderUnavailableError('discovered issuer does not equal the configured issuer')
-  }
-  if (typeof body.jwks_uri !== 'string') {
+  // openid-client compares the issuers as parsed URLs, so `http://DEX…` passes for `http://dex…`;
+  // tokens carry the issuer as a string and the verifier compares strings, so this must too
+  // (discovery.test.ts 'the discovered issuer differs only where URL parsing normalises it').
+  if (metadata.issuer !== options.issuer) throw new ProviderUnavailableError(ISSUER_MISMATCH)
+  // openid-client does not require jwks_uri (an OAuth server may have none); we verify with its keys
+  // (discovery.test.ts 'the document has no jwks_uri', 'jwks_uri is not a string').
+  if (typeof metadata.jwks_uri !== 'string') {
     throw new ProviderUnavailableError('discovery document has no jwks_uri')
   }
-  return body as ProviderMetadata
+  return metadata as ProviderMetadata
 }

@@ -1,10 +1,11 @@
 /**
- * An issuer we accept tokens from: its discovery (retried with backoff until it succeeds) and its
- * key set. Owns its retry timer; `close()` stops it.
+ * An issuer we accept tokens from: its discovery (openid-client's, discovery.ts; retried here with
+ * backoff until it succeeds, as openid-client does not retry) and its key set. Owns its retry
+ * timer; `close()` stops it.
  */
 import type { Clock } from '../clock.js'
 import { ProviderUnavailableError } from '../errors.js'
-import type { Fetch } from '../http/fetch.js'
+import type { Fetch } from './fetch.js'
 import { discover, type ProviderMetadata } from './discovery.js'
 import { createKeySet, type KeySet } from './key-set.js'
 

@@ -1,8 +1,9 @@
 /**
  * A bounded cache of verified tokens in front of a TokenVerifier, so a repeated credential skips
  * signature verification. Keyed by a SHA-256 of the token (the token itself is neither kept in the
- * cache nor logged); only successes are cached; an entry never outlives its token's `exp` nor `maxTtlMs`
- * (so a key withdrawn from the JWKS stops working soon after). Least-recently-used eviction.
+ * cache nor logged); only successes are cached; an entry never outlives its token's `exp` nor `maxTtlMs`,
+ * and `forgetKey` drops the entries of a key the provider replaced or withdrew (the key set says
+ * when), so such tokens stop working at once. Least-recently-used eviction.
  *
  * The LRU bookkeeping is lru-cache's (index arrays, no Map churn on a hit). An earlier hand-written
  * LRU moved every hit to the end of a Map and kept one Map iterator for O(1) eviction; a live
@@ -18,6 +19,12 @@ export interface TokenCacheStats {
   size(): number
   hits(): number
   misses(): number
+}
+
+export interface CachingVerifier extends TokenVerifier {
+  readonly stats: TokenCacheStats
+  /** Drops every entry verified with `kid` of `issuer` (the key was replaced or withdrawn). */
+  forgetKey(issuer: string, kid: string): void
 }
 
 export interface CachingVerifierOptions {
@@ -37,6 +44,7 @@ interface Entry {
   readonly issuer: string
   readonly primary: boolean
   readonly claims: VerifiedToken['claims']
+  readonly kid: string | undefined
   readonly tokenExpiresAtMs: number
   /** When the entry stops answering: the token's exp or maxTtlMs after verification, whichever is first. */
   readonly expiresAtMs: number
@@ -45,7 +53,7 @@ interface Entry {
 export function createCachingVerifier(
   verifier: TokenVerifier,
   options: CachingVerifierOptions,
-): TokenVerifier & { stats: TokenCacheStats } {
+): CachingVerifier {
   const maxTtlMs = options.maxTtlMs ?? 5 * 60_000
   // Expiry is checked here against the injected clock (lru-cache's own TTL reads performance.now()).
   const entries = new LRUCache<string, Entry>({ max: options.maxEntries ?? 10_000 })
@@ -54,6 +62,14 @@ export function createCachingVerifier(
 
   return {
     stats: { size: () => entries.size, hits: () => hits, misses: () => misses },
+    forgetKey(issuer, kid) {
+      // A walk over at most maxEntries, once per key change (hours apart), never per check.
+      const stale: string[] = []
+      entries.forEach((entry, key) => {
+        if (entry.kid === kid && entry.issuer === issuer) stale.push(key)
+      })
+      for (const key of stale) entries.delete(key)
+    },
     async verify(token) {
       const key = hash('sha256', token, 'base64url')
       const now = options.clock.now()
@@ -61,7 +77,7 @@ export function createCachingVerifier(
       if (cached !== undefined) {
         if (cached.expiresAtMs > now) {
           hits++
-          return { token, issuer: cached.issuer, primary: cached.primary, claims: cached.claims, expiresAtMs: cached.tokenExpiresAtMs }
+          return { token, issuer: cached.issuer, primary: cached.primary, claims: cached.claims, expiresAtMs: cached.tokenExpiresAtMs, kid: cached.kid }
         }
         entries.delete(key)
       }
@@ -71,6 +87,7 @@ export function createCachingVerifier(
         issuer: verified.issuer,
         primary: verified.primary,
         claims: verified.claims,
+        kid: verified.kid,
         tokenExpiresAtMs: verified.expiresAtMs,
         expiresAtMs: Math.min(verified.expiresAtMs, now + maxTtlMs),
       })

@@ -6,7 +6,8 @@ export interface DenyBody {
   readonly body: string
 }
 
-const json = (value: Record<string, unknown>): DenyBody => ({
+/** A JSON body (API callers and the logout endpoint). */
+export const jsonBody = (value: Record<string, unknown>): DenyBody => ({
   contentType: 'application/json; charset=utf-8',
   body: JSON.stringify(value),
 })
@@ -17,7 +18,7 @@ const htmlPage = (title: string, body: string, head = ''): DenyBody => ({
 
 export function unauthenticatedBody(kind: 'api' | 'navigation', rejected: boolean): DenyBody {
   const message = rejected ? 'The credential presented is not valid.' : 'Authentication is required.'
-  if (kind === 'api') return json({ error: 'unauthenticated', message })
+  if (kind === 'api') return jsonBody({ error: 'unauthenticated', message })
   return htmlPage('Sign-in required', html`<p>${message}</p><p><a href="/">Go to the start page</a></p>`)
 }
 
@@ -26,7 +27,7 @@ export function forbiddenBody(kind: 'api' | 'navigation', userId: string, reason
     reason === 'EMAIL_DOMAIN_NOT_ALLOWED'
       ? 'Your email domain is not allowed to use this service.'
       : 'None of your groups is allowed to use this service.'
-  if (kind === 'api') return json({ error: 'forbidden', message, user: userId })
+  if (kind === 'api') return jsonBody({ error: 'forbidden', message, user: userId })
   return htmlPage(
     'Access denied',
     html`<p>Signed in as <code>${userId}</code>.</p><p>${message}</p><p>Ask an administrator for access.</p>`,
@@ -35,7 +36,7 @@ export function forbiddenBody(kind: 'api' | 'navigation', userId: string, reason
 
 export function unavailableBody(kind: 'api' | 'navigation', retryAfterSeconds: number): DenyBody {
   const message = 'The identity provider is unavailable. Try again shortly.'
-  if (kind === 'api') return json({ error: 'identity_provider_unavailable', message, retryAfter: retryAfterSeconds })
+  if (kind === 'api') return jsonBody({ error: 'identity_provider_unavailable', message, retryAfter: retryAfterSeconds })
   // The page retries by itself: the outage is usually Dex starting up.
   return htmlPage(
     'Sign-in temporarily unavailable',

@@ -8,7 +8,7 @@ import type { SessionStore } from './store.js'
 
 export type SessionStoreConfig = Pick<
   Config,
-  'sessionStoreType' | 'sessionSecrets' | 'clientSecret' | 'redisAddr' | 'redisPassword' | 'redisDb'
+  'sessionStoreType' | 'sessionSecrets' | 'clientSecret' | 'redisAddr' | 'redisPassword' | 'redisDb' | 'sessionMaxAgeSeconds'
 >
 
 export interface SessionStoreHooks {
@@ -30,16 +30,38 @@ export function parseRedisAddress(address: string | undefined): { host: string; 
 }
 
 /**
+ * `store`, whose sessions never outlive their creation plus `maxAgeMs` (SESSION_MAX_AGE): a sealed
+ * session's `expiresAt` is whatever was written when it was sealed, so it is capped when opened.
+ * Lowering SESSION_MAX_AGE thereby shortens the sessions that exist, and no sealed value, however
+ * it came to say a later end, lives longer than the setting allows.
+ */
+export function capSessionLifetime(store: SessionStore, maxAgeMs: number): SessionStore {
+  return {
+    ...store,
+    async load(ticket, nowMs) {
+      const session = await store.load(ticket, nowMs)
+      if (session === undefined) return undefined
+      const latest = session.createdAt + maxAgeMs
+      if (session.expiresAt <= latest) return session
+      return latest > nowMs ? { ...session, expiresAt: latest } : undefined
+    },
+  }
+}
+
+/**
  * The configured session store; its keys are derived (HKDF, purpose `session`) from SESSION_SECRETS
- * or, without them, from CLIENT_SECRET.
+ * or, without them, from CLIENT_SECRET; sessions end at SESSION_MAX_AGE whatever they say.
  * @throws ConfigError when there is no secret to derive keys from or the Redis address is invalid.
  */
 export function createSessionStore(config: SessionStoreConfig, hooks: SessionStoreHooks = {}): SessionStore {
   const ring = deriveKeys(config, 'session')
-  if (config.sessionStoreType === 'cookie') return createCookieStore({ ring })
-  return createRedisStore({
-    ring,
-    redis: { ...parseRedisAddress(config.redisAddr), password: config.redisPassword, db: config.redisDb },
-    onError: hooks.onRedisError,
-  })
+  const store =
+    config.sessionStoreType === 'cookie'
+      ? createCookieStore({ ring })
+      : createRedisStore({
+          ring,
+          redis: { ...parseRedisAddress(config.redisAddr), password: config.redisPassword, db: config.redisDb },
+          onError: hooks.onRedisError,
+        })
+  return capSessionLifetime(store, config.sessionMaxAgeSeconds * 1000)
 }

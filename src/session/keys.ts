@@ -3,9 +3,10 @@
  * AES key, one key ring per purpose, so the session cookie and the login-flow cookie never share a
  * key even though they come from the same secrets.
  *
- * Without SESSION_SECRETS the keys come from CLIENT_SECRET, so every replica of an unchanged
- * Kubeflow install agrees on them without new configuration (rotating CLIENT_SECRET then ends every
- * session; config/load.ts warns about that).
+ * Without SESSION_SECRETS the keys come from CLIENT_SECRET, so every replica agrees on them without
+ * new configuration (rotating CLIENT_SECRET then ends every session; config/load.ts warns about
+ * that). A CLIENT_SECRET published in public manifests (an unchanged Kubeflow install's) is refused
+ * at start without SESSION_SECRETS (config/load.ts): keys derived from it could forge sessions.
  */
 import { createHash, hkdfSync } from 'node:crypto'
 import { ConfigError } from '../errors.js'

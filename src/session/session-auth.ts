@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto'
 import type { Clock } from '../clock.js'
 import { AuthServiceError, SessionStoreUnavailableError, type AuthServiceErrorCode } from '../errors.js'
-import type { TokenClient } from '../login/token-client.js'
+import type { TokenClient } from '../oidc/token-client.js'
 import type { TokenVerifier } from '../oidc/token-verifier.js'
 import { claimsForSession } from './claims.js'
 import type { Session } from './session.js'
@@ -86,7 +86,11 @@ export function createSessionAuthenticator(options: SessionAuthOptions) {
     if (renewed.size > MAX_REMEMBERED) renewed.delete(renewed.keys().next().value as string)
   }
 
-  return async function authenticate(ticket: string): Promise<SessionOutcome> {
+  /**
+   * With `dryRun` nothing changes anywhere: no refresh (no token-endpoint call, no store write) and
+   * no removal of a dead session; the outcome is what the session is now.
+   */
+  return async function authenticate(ticket: string, run: { readonly dryRun?: boolean } = {}): Promise<SessionOutcome> {
     const now = clock.now()
     const remembered = renewed.get(digest(ticket))
     if (remembered && remembered.until > now && remembered.session.expiresAt > now) {
@@ -100,7 +104,7 @@ export function createSessionAuthenticator(options: SessionAuthOptions) {
       throw error
     }
     if (!session) return { status: 'none' }
-    if (refreshDue(session, now)) {
+    if (!run.dryRun && refreshDue(session, now)) {
       try {
         const result = await refreshOnce(session)
         if (result) {

@@ -1,4 +1,4 @@
-// Keeps the benchmark (bench/run.mjs, `npm run bench`) working: every scenario, the memory run and
+// Keeps the benchmark (dev/bench/run.mjs, `npm run bench`) working: every scenario, the memory run and
 // the profile run in their tiny `--smoke` form (a few hundred requests each) against the built
 // entry, Envoy and Redis. No timing is asserted — only that each scenario ran, answered what it
 // declares, exercised what it claims (cache hits vs. signature verifications), and reported.
@@ -10,7 +10,9 @@ import { join } from 'node:path'
 import { entryBuilt } from '../helpers/entry-process.js'
 import { peerPath } from '../helpers/peer-manifest.js'
 
-const RUN = new URL('../../bench/run.mjs', import.meta.url).pathname
+// As package.json's `bench` script runs it: under tap's TypeScript loader (it uses test/helpers/).
+const REPO = new URL('../../', import.meta.url).pathname
+const BENCH = ['--import', '@tapjs/typescript/import', 'dev/bench/run.mjs']
 
 interface Run {
   completed: number
@@ -36,7 +38,11 @@ interface Scenario {
 
 function runBench(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [RUN, '--smoke', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [...BENCH, '--smoke', ...args], {
+      cwd: REPO,
+      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')))
@@ -47,7 +53,7 @@ function runBench(args: string[], env: Record<string, string>): Promise<{ code: 
 }
 
 const PROJECT_SCENARIOS = ['bearer-hit', 'bearer-miss', 'junk', 'session-cookie', 'session-redis', 'skip', 'unauthenticated-api', 'grpc', 'envoy']
-// `--only=anchor` runs the issue's two anchors (bench/anchor-server.mjs), reported as these rows.
+// `--only=anchor` runs the issue's two anchors (dev/bench/anchor-server.mjs), reported as these rows.
 const ANCHOR_SCENARIOS = ['anchor-hit', 'anchor-miss']
 
 const dir = mkdtempSync(join(tmpdir(), 'authservice-bench-smoke-'))

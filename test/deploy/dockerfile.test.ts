@@ -4,6 +4,9 @@
 // the production install from the lockfile), its ENV — and the runtime stage's CMD is started with
 // node (the distroless image's entrypoint) and a minimal environment. A step that breaks, a file
 // the build needs but no COPY brings, or a runtime that cannot start fails here.
+// The runtime stage is then inspected: production dependencies only (no oidc-provider, which only
+// the local demo in dev/ uses), no demo or benchmark file in dist/, and no dist/ file importing
+// anything but a production dependency, a node: builtin or another file of dist/.
 // What the replay cannot prove: the base images themselves (Node 22 there, this machine's Node here).
 import t from 'tap'
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -140,7 +143,7 @@ t.test('the Dockerfile: multi-stage, production dependencies only, distroless no
   t.equal(preStop[0], '/nodejs/bin/node', "preStop runs the distroless image's node: there is no shell or sleep")
 
   const ignored = dockerignore(readFileSync(join(REPO, '.dockerignore'), 'utf8'))
-  for (const path of ['node_modules', 'dist', '.git', 'test', 'deploy', 'README.md', '.tap']) t.ok(ignored(path), `.dockerignore keeps ${path} out`)
+  for (const path of ['node_modules', 'dist', '.git', 'test', 'dev', 'deploy', 'README.md', '.tap']) t.ok(ignored(path), `.dockerignore keeps ${path} out`)
   for (const path of ['package.json', 'package-lock.json', 'src/server.ts', 'tsconfig.json']) t.notOk(ignored(path), `${path} stays in the context`)
 })
 
@@ -228,6 +231,42 @@ t.test('replaying the stages builds a runtime that starts, answers /healthz, and
     .map(([path]) => path.slice('node_modules/'.length))
   const leaked = devOnly.filter((name) => existsSync(join(app, 'node_modules', name)))
   t.same(leaked, [], `no development dependency in the image (${devOnly.length} checked)`)
+  t.notOk(existsSync(join(app, 'node_modules', 'oidc-provider')), "no oidc-provider in the image (the local demo's identity provider)")
+
+  // dist/: the service only. The local demo, the benchmark and the load script live in dev/, run as
+  // TypeScript from the repository and never built; nothing in dist/ may reach for them, or for any
+  // package the image does not install.
+  const distFiles: string[] = []
+  const walkDist = (dir: string) => {
+    for (const name of readdirSync(dir)) {
+      const path = join(dir, name)
+      if (statSync(path).isDirectory()) walkDist(path)
+      else distFiles.push(relative(join(app, 'dist'), path))
+    }
+  }
+  walkDist(join(app, 'dist'))
+  t.ok(distFiles.includes('server.js'), `dist/ holds the build (${distFiles.length} files)`)
+  t.same(distFiles.filter((file) => /(^|\/)(demo|bench|dev)(\/|\.|-|$)/.test(file)), [], 'no demo or bench file in dist/')
+  const production = new Set(Object.keys((JSON.parse(readFileSync(join(app, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {}))
+  const strays: string[] = []
+  for (const file of distFiles.filter((name) => name.endsWith('.js'))) {
+    const text = readFileSync(join(app, 'dist', file), 'utf8')
+    const specifiers = [
+      ...text.matchAll(/^\s*(?:import|export)\s+[\w$*\s{},]+?\s*from\s*(['"])([^'"]+)\1/gm), // import x from '…', export { x } from '…'
+      ...text.matchAll(/^\s*import\s*(['"])([^'"]+)\1/gm), // import '…'
+      ...text.matchAll(/\b(?:import|require)\s*\(\s*(['"])([^'"]+)\1\s*\)/g), // import('…'), require('…')
+    ].map((match) => match[2]!)
+    for (const specifier of specifiers) {
+      if (specifier.startsWith('node:')) continue
+      if (specifier.startsWith('./') || specifier.startsWith('../')) {
+        if (!existsSync(join(app, 'dist', dirname(file), specifier))) strays.push(`${file}: ${specifier} (no such file in dist/)`)
+        continue
+      }
+      const name = specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/')
+      if (!production.has(name)) strays.push(`${file}: ${specifier} (not a production dependency)`)
+    }
+  }
+  t.same(strays, [], `every import in dist/ is a production dependency, a node: builtin or a file of dist/ (${[...production].sort().join(', ')})`)
   const assets: string[] = []
   const walk = (dir: string) => {
     for (const name of readdirSync(dir)) {

@@ -8,16 +8,18 @@
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
-import { isAbsolute, join, relative, resolve } from 'node:path'
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseAllDocuments } from 'yaml'
+import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml'
 import { installedPeer } from '../helpers/peer-manifest.js'
 
 export const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)))
 export const DEPLOY = join(REPO, 'deploy')
+/** Install trees shaped like kubeflow/manifests at one release each (our own minimal content). */
+export const KUBEFLOW_FIXTURES = join(REPO, 'test', 'fixtures', 'kubeflow')
 
 export interface KubeObject {
   apiVersion: string
@@ -52,30 +54,80 @@ export async function kustomizeBuild(dir: string): Promise<string> {
   return result.stdout
 }
 
+/** Runs `use` with a fresh temporary folder holding `files` (relative path -> text), then removes it. */
+async function inTemporaryFolder<T>(files: Record<string, string>, use: (dir: string) => Promise<T>, copyOf?: string): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'authservice-kustomize-'))
+  try {
+    if (copyOf) cpSync(copyOf, dir, { recursive: true })
+    for (const [name, text] of Object.entries(files)) {
+      mkdirSync(dirname(join(dir, name)), { recursive: true })
+      writeFileSync(join(dir, name), text)
+    }
+    return await use(dir)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** An absolute path as kustomize wants it in a kustomization in `dir` (it refuses absolute ones). */
+const relativeEntry = (dir: string, entry: string) => (isAbsolute(entry) ? relative(dir, entry) : entry)
+
 /**
  * Builds a throw-away kustomization (in a temporary folder) from `resources`/`components` given
- * as absolute paths (written relative: kustomize refuses absolute ones) or as names of the extra
- * `files` written beside it.
+ * as absolute paths or as paths of the extra `files` written beside it.
  */
 export async function kustomizeBuildOf(
   kustomization: { resources?: string[]; components?: string[] },
   files: Record<string, string> = {},
 ): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'authservice-kustomize-'))
-  try {
-    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text)
+  return inTemporaryFolder(files, async (dir) => {
     const lines = ['apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization']
     for (const key of ['resources', 'components'] as const) {
       const entries = kustomization[key]
-      if (entries?.length) {
-        lines.push(`${key}:`, ...entries.map((entry) => `  - ${JSON.stringify(isAbsolute(entry) ? relative(dir, entry) : entry)}`))
-      }
+      if (entries?.length) lines.push(`${key}:`, ...entries.map((entry) => `  - ${JSON.stringify(relativeEntry(dir, entry))}`))
     }
     writeFileSync(join(dir, 'kustomization.yaml'), lines.join('\n') + '\n')
     return await kustomizeBuild(dir)
-  } finally {
-    rmSync(dir, { recursive: true, force: true })
-  }
+  })
+}
+
+/** How an operator edits their copy of Kubeflow's example/kustomization.yaml. */
+export interface KubeflowEdit {
+  /**
+   * The `resources:` entry that contains `containing` becomes `by` (an absolute path, or one
+   * relative to example/ as Kubeflow writes them), e.g. another oauth2-proxy overlay.
+   */
+  replaceResource?: { containing: string; by: string }
+  /** Appended in order as the LAST entries of `components:`: absolute paths, or paths of `files`. */
+  components?: string[]
+  /** Extra files written into the copy (path relative to the copy's root -> text). */
+  files?: Record<string, string>
+}
+
+/**
+ * `kustomize build example` of a copy of test/fixtures/kubeflow/<version> whose
+ * example/kustomization.yaml was edited as `edit` says (the fixture itself is never written).
+ */
+export async function kustomizeBuildKubeflow(version: string, edit: KubeflowEdit = {}): Promise<string> {
+  return inTemporaryFolder(
+    edit.files ?? {},
+    async (dir) => {
+      const example = join(dir, 'example')
+      const file = join(example, 'kustomization.yaml')
+      const kustomization = parseYaml(readFileSync(file, 'utf8')) as { resources: string[]; components?: string[] | null }
+      if (edit.replaceResource) {
+        const { containing, by } = edit.replaceResource
+        const at = kustomization.resources.findIndex((entry) => entry.includes(containing))
+        if (at < 0) throw new Error(`${version}: example/kustomization.yaml lists no resource containing ${containing}`)
+        kustomization.resources[at] = relativeEntry(example, by)
+      }
+      const added = (edit.components ?? []).map((entry) => relativeEntry(example, isAbsolute(entry) ? entry : join(dir, entry)))
+      kustomization.components = [...(kustomization.components ?? []), ...added]
+      writeFileSync(file, stringify(kustomization))
+      return await kustomizeBuild(example)
+    },
+    join(KUBEFLOW_FIXTURES, version),
+  )
 }
 
 /** The objects of a multi-document YAML stream; a YAML error throws. */

@@ -7,8 +7,8 @@
  */
 import type { Test } from 'tap'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
-import type { CheckRequest } from '../../src/authz/check.js'
-import type { CheckReply } from '../../src/authz/reply.js'
+import type { CheckRequest } from '../../src/check/pipeline.js'
+import type { CheckReply } from '../../src/check/respond.js'
 import type { Service } from '../../src/service.js'
 import { kubeflowEnv, startAuthservice, type RunningAuthservice } from './authservice.js'
 import { startDex, type Dex } from './dex.js'
@@ -17,6 +17,7 @@ import { startEnvoy, type Envoy } from './envoy.js'
 import { freePort } from './ports.js'
 import { NAVIGATION_HEADERS, rawRequest } from './raw-request.js'
 import { scriptedLogin } from './scripted-login.js'
+import { TWO_COOKIES } from './transport-scenarios.js'
 
 /** How a transport serves the check to Envoy; it registers its own teardown on `t`. */
 export interface CheckTransport {
@@ -42,12 +43,6 @@ interface Profile {
   readonly waitReady: boolean
   readonly stub?: (request: CheckRequest) => CheckReply
 }
-
-/** Two cookies of one name would collapse in a Headers object; distinct names show both survived. */
-const TWO_COOKIES: Array<[string, string]> = [
-  ['set-cookie', 'first=1; Path=/; HttpOnly'],
-  ['set-cookie', 'second=2; Path=/; HttpOnly'],
-]
 
 export const PROFILES = {
   kubeflow: { env: async () => ({ SET_AUTHORIZATION_HEADER: 'true' }), waitReady: true },

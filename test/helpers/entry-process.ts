@@ -3,8 +3,8 @@
  * process on fixed loopback ports, so it can be signalled, measured (RSS from /proc) and started
  * again on the same ports (a restart as Envoy sees it).
  */
-import { existsSync, readFileSync } from 'node:fs'
-import { startPeerProcess, type PeerProcess } from './peer-process.js'
+import { existsSync } from 'node:fs'
+import { rssBytesOf, startPeerProcess, type PeerProcess, type PeerProcessOptions } from './peer-process.js'
 import { freePort } from './ports.js'
 import { answers, waitUntil } from './wait.js'
 
@@ -52,13 +52,21 @@ export async function freeEntryPorts(grpc = false): Promise<EntryPorts> {
   return { check: await freePort(), ops: await freePort(), ...(grpc ? { grpc: await freePort() } : {}) }
 }
 
+export interface EntryOptions extends Pick<PeerProcessOptions, 'prefix' | 'output'> {
+  ports?: EntryPorts
+  grpc?: boolean
+  waitReady?: boolean
+  nodeArgs?: string[]
+  /** Another build's server.js (default: this repository's dist/server.js). */
+  entry?: string
+}
+
 /** Starts the entry with `env` on `ports` (fresh ones by default) and waits for /readyz unless told not to. */
-export async function startEntry(
-  env: Record<string, string>,
-  options: { ports?: EntryPorts; grpc?: boolean; waitReady?: boolean; nodeArgs?: string[] } = {},
-): Promise<EntryProcess> {
+export async function startEntry(env: Record<string, string>, options: EntryOptions = {}): Promise<EntryProcess> {
   const ports = options.ports ?? (await freeEntryPorts(options.grpc))
-  const peer = startPeerProcess('authservice', process.execPath, [...(options.nodeArgs ?? []), ENTRY], {
+  const peer = startPeerProcess('authservice', process.execPath, [...(options.nodeArgs ?? []), options.entry ?? ENTRY], {
+    prefix: options.prefix,
+    output: options.output,
     env: {
       ...env,
       SERVER_HOSTNAME: '127.0.0.1',
@@ -92,14 +100,7 @@ export async function startEntry(
     checkUrl: `http://127.0.0.1:${ports.check}`,
     opsUrl,
     peer,
-    rssBytes() {
-      try {
-        const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${peer.child.pid}/status`, 'utf8'))
-        return match ? Number(match[1]) * 1024 : undefined
-      } catch {
-        return undefined
-      }
-    },
+    rssBytes: () => rssBytesOf(peer.child.pid),
     exited,
     waitExit,
     terminate(signal = 'SIGTERM', killAfterMs = 15_000) {

@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseAllDocuments } from 'yaml'
 import { installedPeer } from './peer-manifest.js'
-import { runToCompletion, startPeerProcess } from './peer-process.js'
+import { runToCompletion, startPeerProcess, type PeerProcess, type PeerProcessOptions } from './peer-process.js'
 import { freePort } from './ports.js'
 import { answers, waitUntil } from './wait.js'
-import { gatewayBootstrap, type GatewayOptions } from '../../src/demo/envoy-bootstrap.js'
+import { gatewayBootstrap, type GatewayOptions } from './envoy-bootstrap.js'
 
-// The gateway definition ships with the demo (src/demo/envoy-bootstrap.ts); the tests use the same one.
+// The gateway definition (envoy-bootstrap.ts), which the local demo and the benchmark run too.
 export {
   CHECK_REQUEST_HEADERS,
   UPSTREAM_HEADERS_ON_ALLOW,
@@ -25,7 +25,7 @@ export {
   grpcExtAuthzFilter,
   gatewayBootstrap,
   type GatewayOptions,
-} from '../../src/demo/envoy-bootstrap.js'
+} from './envoy-bootstrap.js'
 
 /**
  * The ext_authz filter of a rendered EnvoyFilter (`kustomize build` of deploy/, as YAML text, one
@@ -70,6 +70,8 @@ export function extAuthzFilterFromEnvoyFilter(
 export interface Envoy {
   /** http://127.0.0.1:<listener port> — what a client (curl, Chromium) calls. */
   readonly url: string
+  readonly port: number
+  readonly peer: PeerProcess
   readonly adminUrl: string
   readonly bootstrap: Record<string, unknown>
   /** ext_authz counters from the admin stats (ok, denied, error, …). */
@@ -78,43 +80,56 @@ export interface Envoy {
   stop(): Promise<void>
 }
 
+/** How startEnvoy runs Envoy, beyond the gateway definition; the defaults are the tests'. */
+export interface EnvoyProcessOptions extends Pick<PeerProcessOptions, 'prefix' | 'onOutput'> {
+  /** The envoy binary (default: the installed peer). */
+  binary?: string
+  /** The listener's port (default: a free one). */
+  listenPort?: number
+  /** Envoy's --log-level (default warn). */
+  logLevel?: string
+}
+
 /** Validates a bootstrap with `envoy --mode validate`; throws with Envoy's own words when it is wrong. */
-export async function validateBootstrap(bootstrap: Record<string, unknown>): Promise<void> {
+export async function validateBootstrap(bootstrap: Record<string, unknown>, binary = installedPeer('envoy')): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'authservice-envoy-'))
   try {
     const path = join(dir, 'envoy.json')
     writeFileSync(path, JSON.stringify(bootstrap))
-    const result = await runToCompletion(installedPeer('envoy'), ['--mode', 'validate', '-c', path])
+    const result = await runToCompletion(binary, ['--mode', 'validate', '-c', path])
     if (result.code !== 0) throw new Error(`envoy --mode validate failed:\n${result.output}`)
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
 }
 
-export async function startEnvoy(options: GatewayOptions): Promise<Envoy> {
-  const binary = installedPeer('envoy')
-  const listenPort = await freePort()
+export async function startEnvoy(options: GatewayOptions & EnvoyProcessOptions): Promise<Envoy> {
+  const { binary = installedPeer('envoy'), logLevel = 'warn', prefix, onOutput, ...gateway } = options
+  const listenPort = options.listenPort ?? (await freePort())
   const adminPort = await freePort()
-  const bootstrap = gatewayBootstrap({ ...options, listenPort, adminPort })
-  await validateBootstrap(bootstrap)
+  const bootstrap = gatewayBootstrap({ ...gateway, listenPort, adminPort })
+  await validateBootstrap(bootstrap, binary)
   const dir = mkdtempSync(join(tmpdir(), 'authservice-envoy-'))
   const path = join(dir, 'envoy.json')
   writeFileSync(path, JSON.stringify(bootstrap))
   const peer = startPeerProcess('envoy', binary, [
     '-c', path,
     '--use-dynamic-base-id', // several Envoys may run at once
-    '--log-level', 'warn',
+    '--log-level', logLevel,
     '--concurrency', '1',
-  ])
+  ], { prefix, onOutput })
   const adminUrl = `http://127.0.0.1:${adminPort}`
   try {
-    await waitUntil('Envoy ready', () => answers(`${adminUrl}/ready`))
+    await waitUntil('Envoy ready', () => answers(`${adminUrl}/ready`), { giveUpIf: () => (peer.alive() ? undefined : 'Envoy exited') })
   } catch (error) {
     await peer.stop()
+    rmSync(dir, { recursive: true, force: true })
     throw new Error(`Envoy did not start:\n${peer.output()}`, { cause: error })
   }
   return {
     url: `http://127.0.0.1:${listenPort}`,
+    port: listenPort,
+    peer,
     adminUrl,
     bootstrap,
     async extAuthzStats() {

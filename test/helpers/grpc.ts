@@ -7,7 +7,7 @@ import { credentials, makeClientConstructor, Server, ServerCredentials, type Cli
 import type { CheckRequestMessage } from '../../src/grpc/messages.js'
 import { loadProtos } from '../../src/grpc/protos.js'
 
-interface DecodedHeaderOption {
+export interface DecodedHeaderOption {
   header?: { key?: string; value?: string }
   append?: { value?: boolean }
   append_action?: string

@@ -2,16 +2,18 @@
  * The login handlers' test harness: a Kubeflow configuration, a stub session store, token endpoint
  * and verifier with knobs to make them fail, a real login-flow key ring, and helpers to read the
  * replies and to walk a login up to its callback. `loginHarness` takes the factory under test
- * (createLoginFlow, createLogout or createLoginHandlers), so each unit test drives its own module.
+ * (createLoginFlow, createLogout or createLoginHandlers), so each unit test drives its own module;
+ * each result is also rendered by the service's responder (check/respond.ts) as `reply`, so the tests
+ * assert what the user's browser receives.
  */
 import type { JWTPayload } from 'jose'
-import type { CheckReply, HeaderList } from '../../src/authz/reply.js'
+import { createResponder, type CheckReply, type HeaderList } from '../../src/check/respond.js'
 import type { Config } from '../../src/config/types.js'
 import { SessionStoreUnavailableError } from '../../src/errors.js'
 import { FLOW_COOKIE_PREFIX } from '../../src/login/flow.js'
-import type { FlowRequest, LoginHandlerOptions } from '../../src/login/handler-replies.js'
+import type { FlowRequest, LoginHandlerOptions, LoginResult } from '../../src/login/results.js'
 import type { LoginHandlers } from '../../src/login/handlers.js'
-import type { TokenClient, TokenResponse } from '../../src/login/token-client.js'
+import type { CodeExchange, TokenClient, TokenResponse } from '../../src/oidc/token-client.js'
 import type { TokenVerifier } from '../../src/oidc/token-verifier.js'
 import { deriveKeys } from '../../src/session/keys.js'
 import type { Session } from '../../src/session/session.js'
@@ -58,7 +60,32 @@ export interface HarnessOptions {
   readonly sessions?: Record<string, Session>
 }
 
-export function loginHarness<H>(create: (options: LoginHandlerOptions) => H, options: HarnessOptions = {}) {
+/** A login result with the answer the responder makes of it. */
+export type RenderedResult = LoginResult & { readonly reply: CheckReply }
+
+/** The handlers with every result rendered: what the check would answer. */
+export type Rendered<H> = {
+  [K in keyof H]: H[K] extends (...args: infer A) => Promise<LoginResult>
+    ? (...args: A) => Promise<RenderedResult>
+    : H[K] extends (...args: infer A) => LoginResult
+      ? (...args: A) => RenderedResult
+      : H[K]
+}
+
+function rendered<H extends object>(handlers: H, config: Config): Rendered<H> {
+  const respond = createResponder({ ...config, retryAfterSeconds: 5 })
+  const render = (result: LoginResult): RenderedResult => ({ ...result, reply: respond(result) })
+  const out: Record<string, unknown> = {}
+  for (const [name, handler] of Object.entries(handlers)) {
+    out[name] = (...args: unknown[]) => {
+      const result = (handler as (...args: unknown[]) => LoginResult | Promise<LoginResult>)(...args)
+      return result instanceof Promise ? result.then(render) : render(result)
+    }
+  }
+  return out as Rendered<H>
+}
+
+export function loginHarness<H extends object>(create: (options: LoginHandlerOptions) => H, options: HarnessOptions = {}) {
   let now = NOW
   const cfg = config(options.config)
   const flowRing = deriveKeys({ sessionSecrets: [], clientSecret: cfg.clientSecret }, 'login-flow')
@@ -66,7 +93,9 @@ export function loginHarness<H>(create: (options: LoginHandlerOptions) => H, opt
   const saved: Session[] = []
   const removed: string[] = []
   const revoked: string[] = []
-  const exchanges: Array<[code: string, redirectUri: string, codeVerifier: string]> = []
+  const exchanges: Array<[code: string | null, redirectUri: string, codeVerifier: string]> = []
+  /** Each exchange as the token client received it (the callback as received, this flow's state and nonce). */
+  const codeExchanges: CodeExchange[] = []
   const counts = { loads: 0 }
   const knobs = {
     storeDown: false,
@@ -106,8 +135,9 @@ export function loginHarness<H>(create: (options: LoginHandlerOptions) => H, opt
     async close() {},
   }
   const tokens: TokenClient = {
-    async exchangeCode(code, redirectUri, codeVerifier) {
-      exchanges.push([code, redirectUri, codeVerifier])
+    async exchangeCode(exchange) {
+      codeExchanges.push(exchange)
+      exchanges.push([new URLSearchParams(exchange.callbackQuery).get('code'), exchange.redirectUri, exchange.codeVerifier])
       if (knobs.exchange) throw knobs.exchange
       return knobs.tokens
     },
@@ -125,7 +155,7 @@ export function loginHarness<H>(create: (options: LoginHandlerOptions) => H, opt
       return { token, issuer: ISSUER, primary: true, claims, expiresAtMs: (claims.exp as number) * 1000 }
     },
   }
-  const handlers = create({
+  const handlers = rendered(create({
     config: cfg,
     clock: { now: () => now },
     flowRing,
@@ -138,11 +168,11 @@ export function loginHarness<H>(create: (options: LoginHandlerOptions) => H, opt
       authorization: () => ('authorization' in options ? options.authorization : '/dex/auth'),
       endSession: () => options.endSession,
     },
-  })
-  return { handlers, config: cfg, flowRing, knobs, saved, removed, revoked, exchanges, counts, sessions, setNow: (ms: number) => (now = ms) }
+  }), cfg)
+  return { handlers, config: cfg, flowRing, knobs, saved, removed, revoked, exchanges, codeExchanges, counts, sessions, setNow: (ms: number) => (now = ms) }
 }
 
-export type Harness<H> = ReturnType<typeof loginHarness<H>>
+export type Harness<H extends object> = ReturnType<typeof loginHarness<H>>
 
 export function request(overrides: Partial<FlowRequest> = {}): FlowRequest {
   return { method: 'GET', target: '/', query: '', headers: {}, cookies: {}, scheme: 'https', ...overrides }
@@ -167,7 +197,7 @@ export const setCookies = (reply: CheckReply) => header(asDeny(reply).headers, '
 export const clearedNames = (reply: CheckReply) => setCookies(reply).filter(isClear).map(cookieName)
 
 /** Starts a login for `target` and returns what the browser takes to the IdP and back. */
-export async function startLogin(h: Harness<Pick<LoginHandlers, 'start'>>, target = '/jupyter/?ns=kubeflow-user', overrides: Partial<FlowRequest> = {}) {
+export async function startLogin(h: { handlers: Pick<Rendered<LoginHandlers>, 'start'>; knobs: Harness<LoginHandlers>['knobs'] }, target = '/jupyter/?ns=kubeflow-user', overrides: Partial<FlowRequest> = {}) {
   const result = await h.handlers.start(request({ target, ...overrides }))
   const reply = asDeny(result.reply)
   const location = header(reply.headers, 'location')[0]!
@@ -182,7 +212,7 @@ export async function startLogin(h: Harness<Pick<LoginHandlers, 'start'>>, targe
 }
 
 /** A complete login up to the callback request (not sent). */
-export async function loginUntilCallback(h: Harness<Pick<LoginHandlers, 'start'>>, target?: string) {
+export async function loginUntilCallback(h: { handlers: Pick<Rendered<LoginHandlers>, 'start'>; knobs: Harness<LoginHandlers>['knobs'] }, target?: string) {
   const login = await startLogin(h, target)
   return { login, callback: callbackRequest(`code=dex-auth-code&state=${encodeURIComponent(login.state)}`, login.cookies) }
 }

@@ -33,10 +33,15 @@ export class MissingPeerError extends Error {
   readonly code = 'ERR_TEST_PEER_MISSING'
 }
 
+/** The peer's executable as the manifest records it, or undefined; never throws (for the local demo). */
+export function recordedPeerPath(name: PeerName): string | undefined {
+  return readManifest()[name]?.path ?? undefined
+}
+
 /** The peer's executable, or throws (CI) / returns undefined (elsewhere) when it is not installed. */
 export function peerPath(name: PeerName): string | undefined {
-  const entry = readManifest()[name]
-  if (entry?.path) return entry.path
+  const path = recordedPeerPath(name)
+  if (path) return path
   const message =
     `${name} is not installed: run "bash test/peers/install.sh" (npm test runs it as pretest)` +
     ` — manifest ${peerManifestPath()}`

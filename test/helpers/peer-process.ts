@@ -1,17 +1,34 @@
 /**
  * Starts a peer program as its own process group, keeps its output for failure reports, and stops
- * it (and anything it spawned) on teardown — also when the test process exits abruptly.
+ * it (and anything it spawned) on teardown — also when the test process exits abruptly. The local
+ * demo and the benchmark (dev/) start their processes with it too.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process'
 import { once } from 'node:events'
+import { closeSync, openSync, readFileSync } from 'node:fs'
 
 export interface PeerProcess {
   readonly name: string
   readonly child: ChildProcess
-  /** Everything the peer printed so far (stdout and stderr interleaved). */
+  /** Everything the peer printed so far (stdout and stderr interleaved; empty unless kept). */
   output(): string
-  /** Resolves when the process has exited; SIGTERM first, SIGKILL after a grace period. */
-  stop(): Promise<void>
+  /** True until the process has exited. */
+  alive(): boolean
+  /** Resolves when the process has exited; SIGTERM first, SIGKILL after `graceMs` (default 5 s). */
+  stop(graceMs?: number): Promise<void>
+}
+
+export interface PeerProcessOptions {
+  env?: NodeJS.ProcessEnv
+  cwd?: string
+  /** A command that execs the peer, e.g. `['taskset', '-c', '0']`: the pid stays the peer's own. */
+  prefix?: readonly string[]
+  /** `'keep'` (default): kept for output(); `'ignore'`: /dev/null; any other value: a file the output is appended to. */
+  output?: string
+  /** Also handed every chunk of output as it comes (with `'keep'`). */
+  onOutput?: (chunk: Buffer) => void
+  /** Opens an IPC channel (child.send, 'message'). */
+  ipc?: boolean
 }
 
 const running = new Set<ChildProcess>()
@@ -38,19 +55,26 @@ export function startPeerProcess(
   name: string,
   command: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
+  options: PeerProcessOptions = {},
 ): PeerProcess {
   installExitHook()
-  const child = spawn(command, args, {
+  const { output = 'keep', prefix = [] } = options
+  const file = output === 'keep' ? undefined : openSync(output === 'ignore' ? '/dev/null' : output, 'a')
+  const out = file ?? 'pipe'
+  const stdio: StdioOptions = ['ignore', out, out, ...(options.ipc ? ['ipc' as const] : [])]
+  const [program, ...programArgs] = [...prefix, command, ...args]
+  const child = spawn(program!, programArgs, {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio,
     detached: true,
   })
+  if (file !== undefined) closeSync(file)
   running.add(child)
   const chunks: string[] = []
   let size = 0
   const keep = (chunk: Buffer) => {
+    options.onOutput?.(chunk)
     // Bounded: a chatty peer must not grow the test process without limit.
     if (size > 4_000_000) return
     size += chunk.length
@@ -63,20 +87,32 @@ export function startPeerProcess(
   })
   child.on('error', (error) => chunks.push(`[spawn error] ${error.message}\n`))
 
+  const alive = () => child.exitCode === null && child.signalCode === null
   return {
     name,
     child,
     output: () => chunks.join(''),
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) {
+    alive,
+    async stop(graceMs = 5_000) {
+      if (!alive()) {
         await exited
         return
       }
       killGroup(child, 'SIGTERM')
-      const timer = setTimeout(() => killGroup(child, 'SIGKILL'), 5_000)
+      const timer = setTimeout(() => killGroup(child, 'SIGKILL'), graceMs)
       await exited
       clearTimeout(timer)
     },
+  }
+}
+
+/** A process's resident set size in bytes (VmRSS in /proc), or undefined once it is gone. */
+export function rssBytesOf(pid: number | undefined): number | undefined {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return match ? Number(match[1]) * 1024 : undefined
+  } catch {
+    return undefined
   }
 }
 

@@ -4,7 +4,7 @@ import { createConnection } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { installedPeer } from './peer-manifest.js'
-import { startPeerProcess, type PeerProcess } from './peer-process.js'
+import { startPeerProcess, type PeerProcess, type PeerProcessOptions } from './peer-process.js'
 import { freePort } from './ports.js'
 import { waitUntil } from './wait.js'
 
@@ -16,6 +16,8 @@ export interface Redis {
   readonly address: string
   command(...args: string[]): Promise<string>
   output(): string
+  /** The running server's pid (undefined while stopped). */
+  pid(): number | undefined
   /** Stops the server; `start()` brings it back on the same port (with the same data if persisted). */
   stop(): Promise<void>
   start(): Promise<void>
@@ -41,7 +43,9 @@ export function redisCommand(port: number, ...args: string[]): Promise<string> {
   })
 }
 
-export async function startRedis(options: { persist?: boolean; password?: string } = {}): Promise<Redis> {
+export async function startRedis(
+  options: { persist?: boolean; password?: string } & Pick<PeerProcessOptions, 'prefix'> = {},
+): Promise<Redis> {
   const binary = installedPeer('redis')
   // Port 0 would disable TCP in Redis, so pick a free port first.
   const port = await freePort()
@@ -56,7 +60,7 @@ export async function startRedis(options: { persist?: boolean; password?: string
   ]
   let peer: PeerProcess | undefined
   const start = async () => {
-    peer = startPeerProcess('redis', binary, args)
+    peer = startPeerProcess('redis', binary, args, { prefix: options.prefix })
     const ping = options.password ? ['AUTH', options.password] : ['PING']
     await waitUntil(`redis on ${port}`, async () => (await redisCommand(port, ...ping)).startsWith('+'))
   }
@@ -67,6 +71,7 @@ export async function startRedis(options: { persist?: boolean; password?: string
     address: `127.0.0.1:${port}`,
     command: (...commandArgs) => redisCommand(port, ...commandArgs),
     output: () => peer?.output() ?? '',
+    pid: () => (peer?.alive() ? peer.child.pid : undefined),
     stop: async () => {
       await peer?.stop()
     },

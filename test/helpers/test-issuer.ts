@@ -112,6 +112,23 @@ export function corruptSignature(token: string): string {
   return token.slice(0, -1) + alphabet[last ^ 0b100000]
 }
 
+/** The discovery document Dex v2.45 serves for `issuer` (keys at `<issuer>/keys`). */
+export function dexDiscoveryDocument(issuer: string): Record<string, unknown> {
+  return {
+    issuer,
+    authorization_endpoint: `${issuer}/auth`,
+    token_endpoint: `${issuer}/token`,
+    jwks_uri: `${issuer}/keys`,
+    userinfo_endpoint: `${issuer}/userinfo`,
+    response_types_supported: ['code'],
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: ['RS256'],
+    scopes_supported: ['openid', 'email', 'groups', 'profile', 'offline_access'],
+    token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+    claims_supported: ['iss', 'sub', 'aud', 'iat', 'exp', 'email', 'email_verified', 'locale', 'name', 'preferred_username', 'at_hash'],
+  }
+}
+
 export interface TestIssuerOptions {
   /** Issuer path, e.g. `/dex` (default: none, the issuer is the origin). */
   path?: string
@@ -119,6 +136,8 @@ export interface TestIssuerOptions {
   clock?: Clock
   /** Audience of the default claims (default kubeflow-oidc-authservice). */
   audience?: string
+  /** `exp` of the default claims, in seconds after `iat` (default 600; the benchmark wants its tokens valid for a whole run). */
+  tokenLifetimeSeconds?: number
 }
 
 export interface TestIssuer {
@@ -158,6 +177,7 @@ export async function startTestIssuer(options: TestIssuerOptions = {}): Promise<
   const path = (options.path ?? '').replace(/\/+$/, '')
   const clock = options.clock ?? { now: () => Date.now() }
   const audience = options.audience ?? KUBEFLOW_CLIENT_ID
+  const lifetime = options.tokenLifetimeSeconds ?? 600
   let current = await createTestKey()
   let previous: TestKey | undefined
   const retired: TestKey[] = []
@@ -184,19 +204,7 @@ export async function startTestIssuer(options: TestIssuerOptions = {}): Promise<
     if (url.pathname === `${path}/.well-known/openid-configuration`) {
       discoveryCount++
       if (down) return send(503, { error: 'unavailable' })
-      return send(200, {
-        issuer,
-        authorization_endpoint: `${issuer}/auth`,
-        token_endpoint: `${issuer}/token`,
-        jwks_uri: `${issuer}/keys`,
-        userinfo_endpoint: `${issuer}/userinfo`,
-        response_types_supported: ['code'],
-        subject_types_supported: ['public'],
-        id_token_signing_alg_values_supported: ['RS256'],
-        scopes_supported: ['openid', 'email', 'groups', 'profile', 'offline_access'],
-        token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
-        claims_supported: ['iss', 'sub', 'aud', 'iat', 'exp', 'email', 'email_verified', 'locale', 'name', 'preferred_username', 'at_hash'],
-      })
+      return send(200, dexDiscoveryDocument(issuer))
     }
     if (url.pathname === `${path}/keys`) {
       jwksCount++
@@ -218,7 +226,7 @@ export async function startTestIssuer(options: TestIssuerOptions = {}): Promise<
       iss: issuer,
       sub: KUBEFLOW_USER_SUB,
       aud: audience,
-      exp: now + 600,
+      exp: now + lifetime,
       iat: now,
       email: 'user@example.com',
       email_verified: true,

@@ -4,11 +4,22 @@ import { setTimeout as delay } from 'node:timers/promises'
 export async function waitUntil(
   what: string,
   probe: () => Promise<boolean>,
-  { timeoutMs = 20_000, intervalMs = 50 }: { timeoutMs?: number; intervalMs?: number } = {},
+  {
+    timeoutMs = 20_000,
+    intervalMs = 50,
+    giveUpIf,
+  }: {
+    timeoutMs?: number
+    intervalMs?: number
+    /** Says why waiting any longer is pointless (a process that exited), or undefined to go on. */
+    giveUpIf?: () => string | undefined
+  } = {},
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let lastError: unknown
   while (Date.now() < deadline) {
+    const reason = giveUpIf?.()
+    if (reason !== undefined) throw new Error(`gave up waiting for ${what}: ${reason}`, { cause: lastError })
     try {
       if (await probe()) return
     } catch (error) {

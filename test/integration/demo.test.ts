@@ -1,5 +1,5 @@
-// `npm run demo` as a person uses it: the built entry (dist/demo/main.js) on ephemeral ports,
-// Chromium logs in through the demo identity provider's form, the app shows the identity the
+// `npm run demo` as a person uses it: its entry (dev/demo/main.ts, run as TypeScript the way the
+// npm script runs it) on ephemeral ports, Chromium logs in through the demo identity provider's form, the app shows the identity the
 // gateway passed on, logout leads back to the login form, Ctrl-C stops everything — with the
 // built-in development gateway and with real Envoy. A busy port stops it up front, named.
 //
@@ -7,7 +7,6 @@
 // README's screenshot from the Envoy run.
 import t, { type Test } from 'tap'
 import { once } from 'node:events'
-import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
 import type { Page } from 'playwright-core'
 import { launchBrowser } from '../helpers/browser.js'
@@ -15,9 +14,13 @@ import { installedPeer, skipUnlessPeers } from '../helpers/peer-manifest.js'
 import { startPeerProcess, type PeerProcess } from '../helpers/peer-process.js'
 import { waitUntil } from '../helpers/wait.js'
 
-const entry = new URL('../../dist/demo/main.js', import.meta.url).pathname
-const built = existsSync(entry) ? false : 'dist/demo/main.js missing: run `npm run build` (npm test does)'
-if (built && process.env.CI === 'true') throw new Error(built)
+// As package.json's `demo` script runs it: TypeScript through tap's loader, nothing built.
+const REPO = new URL('../../', import.meta.url).pathname
+const DEMO = ['--import', '@tapjs/typescript/import', 'dev/demo/main.ts']
+
+function runDemo(args: string[], env: Record<string, string>): PeerProcess {
+  return startPeerProcess('demo', process.execPath, [...DEMO, ...args], { cwd: REPO, env: { TS_NODE_TRANSPILE_ONLY: '1', ...env } })
+}
 
 const EPHEMERAL = {
   DEMO_PORT: '0',
@@ -35,7 +38,7 @@ interface Demo {
 }
 
 async function startDemo(t: Test, env: Record<string, string>): Promise<Demo> {
-  const peer = startPeerProcess('demo', process.execPath, [entry], { env: { ...EPHEMERAL, ...env } })
+  const peer = runDemo([], { ...EPHEMERAL, ...env })
   t.teardown(() => peer.stop())
   await waitUntil('the demo prints where to go', async () => {
     if (peer.child.exitCode !== null) throw new Error(`the demo exited:\n${peer.output()}`)
@@ -112,11 +115,11 @@ async function demoScenario(t: Test, env: Record<string, string>, gatewayLine: R
   t.ok(refused, `nothing listens on the gateway port ${port} any more`)
 }
 
-t.test('the demo with the built-in development gateway', { skip: built || skipUnlessPeers('chromium') }, (t) =>
+t.test('the demo with the built-in development gateway', { skip: skipUnlessPeers('chromium') }, (t) =>
   demoScenario(t, { DEMO_GATEWAY: 'builtin' }, /Gateway .* the built-in DEVELOPMENT gateway \(DEMO_GATEWAY=builtin/),
 )
 
-t.test('the demo with real Envoy', { skip: built || skipUnlessPeers('chromium', 'envoy') }, (t) =>
+t.test('the demo with real Envoy', { skip: skipUnlessPeers('chromium', 'envoy') }, (t) =>
   demoScenario(
     t,
     // The screenshot shows the issuer at the default port, as the README describes it.
@@ -126,12 +129,12 @@ t.test('the demo with real Envoy', { skip: built || skipUnlessPeers('chromium', 
   ),
 )
 
-t.test('a busy port stops the demo before anything starts, naming the port and the variable', { skip: built }, async (t) => {
+t.test('a busy port stops the demo before anything starts, naming the port and the variable', async (t) => {
   const blocker = createServer()
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>((resolve) => blocker.close(() => resolve())))
   const port = (blocker.address() as { port: number }).port
-  const peer = startPeerProcess('demo', process.execPath, [entry], { env: { ...EPHEMERAL, DEMO_GATEWAY: 'builtin', DEMO_IDP_PORT: String(port) } })
+  const peer = runDemo([], { ...EPHEMERAL, DEMO_GATEWAY: 'builtin', DEMO_IDP_PORT: String(port) })
   t.teardown(() => peer.stop())
   const [code] = (await once(peer.child, 'exit')) as [number]
   t.equal(code, 1)
@@ -139,8 +142,8 @@ t.test('a busy port stops the demo before anything starts, naming the port and t
   t.notMatch(peer.output(), 'Press Ctrl-C', 'nothing was started')
 })
 
-t.test('bad settings are a usage error listing each', { skip: built }, async (t) => {
-  const peer = startPeerProcess('demo', process.execPath, [entry, '--gateway', 'nginx'], { env: { DEMO_PORT: '8000', DEMO_APP_PORT: '8000' } })
+t.test('bad settings are a usage error listing each', async (t) => {
+  const peer = runDemo(['--gateway', 'nginx'], { DEMO_PORT: '8000', DEMO_APP_PORT: '8000' })
   t.teardown(() => peer.stop())
   const [code] = (await once(peer.child, 'exit')) as [number]
   t.equal(code, 2)
@@ -149,8 +152,8 @@ t.test('bad settings are a usage error listing each', { skip: built }, async (t)
   t.match(peer.output(), 'DEMO_PORT / --port', 'with the help')
 })
 
-t.test('an Envoy that is not there is named', { skip: built }, async (t) => {
-  const peer = startPeerProcess('demo', process.execPath, [entry], { env: { ...EPHEMERAL, DEMO_GATEWAY: 'envoy', DEMO_ENVOY: '/nonexistent/envoy' } })
+t.test('an Envoy that is not there is named', async (t) => {
+  const peer = runDemo([], { ...EPHEMERAL, DEMO_GATEWAY: 'envoy', DEMO_ENVOY: '/nonexistent/envoy' })
   t.teardown(() => peer.stop())
   const [code] = (await once(peer.child, 'exit')) as [number]
   t.equal(code, 1)

@@ -64,3 +64,29 @@ t.test('it serves checks and probes from the environment and exits 0 on SIGTERM'
   t.notMatch(peer.output(), token, 'the token never appears in the logs')
   t.match(peer.output(), /"msg":"decision"/, 'decisions are logged as JSON lines')
 })
+
+// Issue 15, finding 8: the ops port listened on 0.0.0.0 whatever SERVER_HOSTNAME said.
+t.test('READINESS_PROBE_HOSTNAME is where /healthz, /readyz and /metrics listen', { skip: built }, async (t) => {
+  const refused = (url: string) => fetch(url).then(() => false, (error: { cause?: { code?: string } }) => error.cause?.code === 'ECONNREFUSED')
+  const start = async (env: Record<string, string>) => {
+    const ports = { check: await freePort(), ops: await freePort() }
+    const peer = startPeerProcess('authservice', process.execPath, [entry], {
+      env: {
+        ...kubeflowEnv({ issuer: `http://127.0.0.1:${await freePort()}/dex`, clientId: 'kubeflow-oidc-authservice', clientSecret: 'a-client-secret-of-our-own' }),
+        SERVER_PORT: String(ports.check),
+        READINESS_PROBE_PORT: String(ports.ops),
+        ...env,
+      },
+    })
+    t.teardown(() => peer.stop())
+    return ports
+  }
+  const own = await start({ SERVER_HOSTNAME: '127.0.0.1', READINESS_PROBE_HOSTNAME: '127.0.0.2' })
+  await waitUntil('the ops port on 127.0.0.2', () => answers(`http://127.0.0.2:${own.ops}/healthz`), { timeoutMs: 20_000 })
+  t.ok(await refused(`http://127.0.0.1:${own.ops}/healthz`), 'not on another address (127.0.0.1)')
+  t.ok(await refused(`http://127.0.0.2:${own.check}/`), 'while the check stays on SERVER_HOSTNAME')
+
+  const unset = await start({ SERVER_HOSTNAME: '127.0.0.1' })
+  await waitUntil('the ops port', () => answers(`http://127.0.0.1:${unset.ops}/healthz`), { timeoutMs: 20_000 })
+  t.equal((await fetch(`http://127.0.0.2:${unset.ops}/healthz`)).status, 200, 'unset: every interface, as the image always did')
+})

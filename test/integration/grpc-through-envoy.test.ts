@@ -3,8 +3,8 @@
 // service, and the proof that an empty CheckResponse would have been an allow.
 import t, { type Test } from 'tap'
 import { Writable } from 'node:stream'
-import type { CheckRequest } from '../../src/authz/check.js'
-import type { CheckReply } from '../../src/authz/reply.js'
+import type { CheckRequest } from '../../src/check/pipeline.js'
+import type { CheckReply } from '../../src/check/respond.js'
 import { createGrpcServer } from '../../src/grpc/server.js'
 import { createLogger } from '../../src/log/logger.js'
 import type { Service } from '../../src/service.js'

@@ -42,6 +42,7 @@ t.test('redis store, Redis with a password', { skip: skipUnlessPeers('redis') },
     redisAddr: redis.address,
     redisPassword: password,
     redisDb: 1,
+    sessionMaxAgeSeconds: 86_400,
   }
   const store = createSessionStore(config)
   t.teardown(() => store.close())

@@ -1,7 +1,7 @@
 // `authservice check-config`: the environment as serve loads it, then the provider as the service
 // contacts it (discovery, keys); exit 0 when usable, 1 with the problems; never a secret.
 import t from 'tap'
-import type { Fetch } from '../../../src/http/fetch.js'
+import type { Fetch } from '../../../src/oidc/fetch.js'
 import { checkConfig, describeError, keyFitsAlgorithms, type CheckConfigIo } from '../../../src/cli/check-config.js'
 import { startTestIssuer } from '../../helpers/test-issuer.js'
 

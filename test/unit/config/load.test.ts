@@ -64,7 +64,9 @@ t.test("Kubeflow's own settings load, with the oidc-authservice defaults for the
     setAuthorizationHeader: false,
     groupsAllowlist: ['*'],
     allowedEmailDomains: [],
+    requireEmailVerified: true,
     extraIssuers: [],
+    primaryExtraAudiences: [],
     jwtAlgorithms: ['RS256'],
     clockSkewSeconds: 30,
     maxTokenBytes: 16384,
@@ -80,6 +82,7 @@ t.test("Kubeflow's own settings load, with the oidc-authservice defaults for the
     redisPassword: undefined,
     redisDb: 0,
     serverHostname: '',
+    readinessProbeHostname: '',
     serverPort: 8080,
     readinessProbePort: 8081,
     webServerPort: 8082,
@@ -221,6 +224,26 @@ t.test('lists and headers are normalised', async (t) => {
   t.same(config.jwtAlgorithms, ['RS256', 'ES256'])
 })
 
+// Issue 15, finding 5: such an entry replaced the primary issuer, so Dex tokens for CLIENT_ID got 401.
+t.test('EXTRA_JWT_ISSUERS entries naming OIDC_PROVIDER add audiences for its bearer tokens; they are no extra issuer', async (t) => {
+  const { config } = load({
+    AUDIENCES: 'a,b',
+    EXTRA_JWT_ISSUERS: `${BASE.OIDC_PROVIDER}=pipelines,https://kubernetes.default.svc,${BASE.OIDC_PROVIDER},${BASE.OIDC_PROVIDER}/=other`,
+  })
+  t.same(config.primaryExtraAudiences, ['pipelines', 'a', 'b'], 'its audience, or AUDIENCES for a bare entry')
+  t.same(config.extraIssuers, [
+    { issuer: 'https://kubernetes.default.svc', audience: '' },
+    { issuer: `${BASE.OIDC_PROVIDER}/`, audience: 'other' },
+  ], 'issuers are compared exactly, as iss is')
+})
+
+t.test('REQUIRE_EMAIL_VERIFIED is on by default; turning it off is warned about', async (t) => {
+  t.equal(load({}).config.requireEmailVerified, true)
+  const off = load({ REQUIRE_EMAIL_VERIFIED: 'false', SESSION_SECRETS: KEY })
+  t.equal(off.config.requireEmailVerified, false)
+  t.same(off.warnings, ['REQUIRE_EMAIL_VERIFIED: false; an email the provider has not verified can become the user id'])
+})
+
 t.test('a secret is read from its _FILE variant with the trailing newline trimmed', async (t) => {
   const { config } = loadConfig(
     { ...BASE, CLIENT_SECRET: '', CLIENT_SECRET_FILE: '/s/client', SESSION_SECRETS_FILE: '/s/keys', SESSION_STORE_REDIS_PWD_FILE: '/s/redis' },
@@ -303,6 +326,12 @@ t.test('SameSite=None without Secure cookies is a problem', async (t) => {
   t.equal(load({ SESSION_SAME_SITE: 'None' }).config.sessionSameSite, 'None', 'fine with SECURE_COOKIES=auto')
 })
 
+// Issue 15, finding 8: the ops port listened on 0.0.0.0 whatever SERVER_HOSTNAME said.
+t.test('READINESS_PROBE_HOSTNAME: the ops address, all interfaces by default whatever SERVER_HOSTNAME says', async (t) => {
+  t.equal(load({ SERVER_HOSTNAME: '127.0.0.1' }).config.readinessProbeHostname, '')
+  t.equal(load({ READINESS_PROBE_HOSTNAME: '127.0.0.2' }).config.readinessProbeHostname, '127.0.0.2')
+})
+
 t.test('the check and readiness ports must differ', async (t) => {
   t.same(problemsOf(t, { ...BASE, READINESS_PROBE_PORT: '8080' }), ['READINESS_PROBE_PORT: must differ from SERVER_PORT'])
   const { config } = load({ SERVER_HOSTNAME: '127.0.0.1', SERVER_PORT: '9000', READINESS_PROBE_PORT: '9001', WEB_SERVER_PORT: '9002' })
@@ -315,14 +344,33 @@ t.test('the gRPC port is off by default and must not collide with the other port
   t.same(problemsOf(t, { ...BASE, GRPC_PORT: '8081' }), ['GRPC_PORT: must differ from SERVER_PORT and READINESS_PROBE_PORT'])
 })
 
-t.test('sessions keyed from the client secret published in the Kubeflow manifests are refused', async (t) => {
-  const published = 'pUBnBOY80SnXgjibTYM9ZWNzY2xreNGQok'
-  t.same(problemsOf(t, { ...BASE, CLIENT_SECRET: published }), [
-    'SESSION_SECRETS: required while CLIENT_SECRET is the value published in the Kubeflow manifests (sessions could be forged); set SESSION_SECRETS (openssl rand -base64 32) or change CLIENT_SECRET',
-  ])
-  const withSecrets = load({ CLIENT_SECRET: published, SESSION_SECRETS: Buffer.alloc(32, 7).toString('base64') })
-  t.equal(withSecrets.config.clientSecret, published, 'fine once SESSION_SECRETS is set')
+t.test('sessions keyed from a client secret published in public manifests are refused; that client secret is warned about', async (t) => {
+  for (const published of ['pUBnBOY80SnXgjibTYM9ZWNzY2xreNGQok', 'fake-dev-only-client-secret-change-me']) {
+    t.same(problemsOf(t, { ...BASE, CLIENT_SECRET: published }), [
+      'SESSION_SECRETS: required while CLIENT_SECRET is a value published in public manifests (sessions could be forged); set SESSION_SECRETS (openssl rand -base64 32) or change CLIENT_SECRET',
+    ])
+    const withSecrets = load({ CLIENT_SECRET: published, SESSION_SECRETS: Buffer.alloc(32, 7).toString('base64') })
+    t.equal(withSecrets.config.clientSecret, published, 'fine once SESSION_SECRETS is set')
+    t.same(withSecrets.warnings, ['CLIENT_SECRET: is a value published in public manifests; anyone can present it as this client to the provider — change it in Dex and here'], 'but warned about')
+  }
   t.match(load({ CLIENT_SECRET: 'short-secret' }).warnings.join('\n'), /CLIENT_SECRET is short/, 'a short client secret is warned about')
+})
+
+// Issue 15, finding 3: the session key of deploy/overlays/dev was accepted, so anyone could forge a
+// session on a cluster that applied it.
+t.test('a published session key or Redis password is refused, naming the variable and never the value', async (t) => {
+  const devKey = 'RkFLRS1ERVYtT05MWS1LRVktTk9ULUZPUi1QUk9EISE='
+  const devKeyUrl = Buffer.from(devKey, 'base64').toString('base64url')
+  const problems = problemsOf(t, { ...BASE, SESSION_SECRETS: `${KEY},${devKeyUrl}`, SESSION_STORE_REDIS_PWD: 'fake-dev-only-client-secret-change-me' })
+  t.same(problems, [
+    'SESSION_SECRETS: entry 2 is a value published in public manifests or docs (anyone could forge a session); generate one: openssl rand -base64 32',
+    'SESSION_STORE_REDIS_PWD: is a value published in public manifests or docs; set a password of your own (openssl rand -base64 32)',
+  ], 'the dev overlay key, even re-spelled as base64url without padding')
+  t.same(problemsOf(t, { ...BASE, SESSION_SECRETS_FILE: '/k' }, files({ '/k': `${devKey}\n` })), [
+    'SESSION_SECRETS: entry 1 is a value published in public manifests or docs (anyone could forge a session); generate one: openssl rand -base64 32',
+  ], 'also from a file')
+  t.notMatch(problems.join('\n'), devKeyUrl)
+  t.equal(load({ SESSION_STORE_REDIS_PWD: 'a-password-of-our-own' }).config.redisPassword, 'a-password-of-our-own')
 })
 
 t.test('the user id and groups headers must differ', async (t) => {

@@ -4,8 +4,8 @@
  */
 import t from 'tap'
 import { loadSync } from '@grpc/proto-loader'
-import type { Decision } from '../../../src/authz/decision.js'
-import { createReplyBuilder, type CheckReply } from '../../../src/authz/reply.js'
+import type { Decision } from '../../../src/check/decision.js'
+import { createResponder, type CheckReply } from '../../../src/check/respond.js'
 import { grpcCodeFor, toCheckResponse } from '../../../src/grpc/check-response.js'
 import { loadProtos, loaderOptions, PROTO_DIR } from '../../../src/grpc/protos.js'
 
@@ -22,7 +22,7 @@ const DECISIONS: Decision[] = [
   { outcome: 'login', kind: 'navigation', reason: 'LOGIN_REQUIRED', codes: [] },
   { outcome: 'unavailable', kind: 'navigation', reason: 'PROVIDER_UNAVAILABLE' },
 ]
-const reply = createReplyBuilder({ userIdHeader: 'kubeflow-userid', groupsHeader: 'kubeflow-groups', setAuthorizationHeader: true, retryAfterSeconds: 5 })
+const reply = createResponder({ userIdHeader: 'kubeflow-userid', groupsHeader: 'kubeflow-groups', setAuthorizationHeader: true, retryAfterSeconds: 5 })
 
 /** Envoy's view: the response serialized by our server's protos, decoded with enums as numbers. */
 function onTheWire(response: object): Record<string, any> {

@@ -1,21 +1,19 @@
 /**
- * The gRPC server over real loopback HTTP/2: Check answers with the shared handler's reply, a bug
- * is a logged 401 deny and never an RPC error, health follows readiness, and close() drains then
- * forces.
+ * The gRPC server over real loopback HTTP/2: the shared transport table (the same rows the HTTP
+ * mode runs), read as Envoy's gRPC ext_authz filter reads a CheckResponse; then what only the
+ * server has: its log lines, a bug that cannot even be logged, health following readiness, and
+ * close() draining, then forcing after the shutdown timeout (on a mocked timer).
  */
 import t, { type Test } from 'tap'
+import { mock } from 'node:test'
 import { Writable } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
-import type { Decision } from '../../../src/authz/decision.js'
-import { createReplyBuilder, type CheckReply } from '../../../src/authz/reply.js'
-import type { GrpcCheckRequest } from '../../../src/grpc/check-request.js'
-import { CHECK_FAILED_REPLY, createGrpcServer, grpcAddress, type GrpcServerDependencies } from '../../../src/grpc/server.js'
+import { CHECK_FAILED_REPLY, type CheckReply, type HeaderList } from '../../../src/check/respond.js'
+import type { CheckRequestMessage } from '../../../src/grpc/messages.js'
+import { createGrpcServer, grpcAddress, type GrpcServerDependencies } from '../../../src/grpc/server.js'
 import { createLogger } from '../../../src/log/logger.js'
-import { envoyCheckRequest, grpcClient } from '../../helpers/grpc.js'
-
-const identity = { userId: 'alice@example.com', groups: ['team-a'], email: 'alice@example.com', idToken: 'dex.id.token' }
-const ALLOW: Decision = { outcome: 'allow', kind: 'api', reason: 'CREDENTIAL_VALID', identity, via: 'authorization' }
-const reply = createReplyBuilder({ userIdHeader: 'kubeflow-userid', groupsHeader: 'kubeflow-groups', setAuthorizationHeader: false, retryAfterSeconds: 5 })
+import { envoyCheckRequest, grpcClient, type DecodedCheckResponse, type DecodedHeaderOption } from '../../helpers/grpc.js'
+import { runTransportScenarios, type EnvoyOutcome, type ForwardedRequest, type InProcessTransport } from '../../helpers/transport-scenarios.js'
 
 function capture() {
   let raw = ''
@@ -34,50 +32,69 @@ async function serve(t: Test, deps: GrpcServerDependencies) {
   return { server, port, client }
 }
 
-t.test('Check hands Envoy\'s request to the shared handler and answers with its reply', async (t) => {
+/**
+ * Envoy's CheckRequest for `request`, headers as with encode_raw_headers: pseudo-headers first, one
+ * entry per header line, repeats kept (check-request.ts merges them), and x-forwarded-proto.
+ */
+function envoyCheck({ method, target, host, scheme, headers }: ForwardedRequest): CheckRequestMessage {
+  const lines = [
+    [':authority', host],
+    [':method', method],
+    [':path', target],
+    [':scheme', scheme],
+    ...Object.entries(headers).flatMap(([name, value]) => [value].flat().map((item) => [name, item] as const)),
+    ['x-forwarded-proto', scheme],
+  ]
+  const headerMap = { headers: lines.map(([key, value]) => ({ key, raw_value: Buffer.from(value!) })) }
+  return { attributes: { request: { http: { id: '1', method, path: target, host, scheme, protocol: 'HTTP/1.1', header_map: headerMap } } } }
+}
+
+const lineOf = (option: DecodedHeaderOption) => [option.header?.key ?? '', option.header?.value ?? ''] as const
+/** The lines added with `action` (absent: the proto default, APPEND_IF_EXISTS_OR_ADD); a line with another action has another effect, so it is left out and its row fails. */
+const withAction = (options: DecodedHeaderOption[] = [], action: string): HeaderList =>
+  options.filter((option) => (option.append_action ?? 'APPEND_IF_EXISTS_OR_ADD') === action).map(lineOf)
+
+/** What Envoy's gRPC ext_authz filter does with a CheckResponse. */
+function envoyOutcome(response: DecodedCheckResponse): EnvoyOutcome {
+  // Envoy reads an absent status as code 0, an allow: never acceptable by accident.
+  if (response.status === undefined) throw new Error('a CheckResponse without status')
+  if ((response.status.code ?? 0) !== 0) {
+    const denied = response.denied_response
+    return { allowed: false, status: denied?.status?.code ?? 0, headers: (denied?.headers ?? []).map(lineOf), body: denied?.body ?? '' }
+  }
+  const ok = response.ok_response
+  return {
+    allowed: true,
+    // Identity headers must replace a client's spoofed value.
+    upstream: withAction(ok?.headers, 'OVERWRITE_IF_EXISTS_OR_ADD'),
+    removed: ok?.headers_to_remove ?? [],
+    // Every Set-Cookie must survive.
+    toClient: withAction(ok?.response_headers_to_add, 'APPEND_IF_EXISTS_OR_ADD'),
+  }
+}
+
+const grpcTransport: InProcessTransport = {
+  mode: 'grpc',
+  async serve(t, handle) {
+    const { client } = await serve(t, { handle, logger: createLogger('silent'), isReady: () => true })
+    return async (request) => envoyOutcome(await client.check(envoyCheck(request)))
+  },
+}
+
+t.test('the shared transport table', (t) => runTransportScenarios(t, grpcTransport))
+
+t.test('the server adds no log line to an answered check (the handler logs the decision); a bug is logged once, as an error', async (t) => {
   const { logger, lines } = capture()
-  const handled: GrpcCheckRequest[] = []
-  const handle = async (request: GrpcCheckRequest) => (handled.push(request), { reply: reply(ALLOW) })
-  const { client } = await serve(t, { handle, logger, isReady: () => true })
-
-  const response = await client.check(envoyCheckRequest('GET', '/api/x?y=1', { authorization: 'Bearer t', 'kubeflow-userid': 'attacker' }))
-  t.match(response, {
-    status: { code: 0 },
-    ok_response: {
-      headers: [
-        { header: { key: 'kubeflow-userid', value: 'alice@example.com' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
-        { header: { key: 'kubeflow-groups', value: 'team-a' }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' },
-      ],
-    },
-  })
-  t.match(handled, [{ method: 'GET', target: '/api/x?y=1', scheme: 'http', headers: { authorization: 'Bearer t', host: 'kubeflow.example.com' } }])
-  t.same(lines(), [], 'the handler logs the decision; the server adds no second line')
-})
-
-t.test('a deny keeps its status, every header and its body', async (t) => {
-  const deny: CheckReply = { kind: 'deny', status: 302, headers: [['location', '/dex/auth'], ['set-cookie', 'a=1'], ['set-cookie', 'b=2']], body: '' }
-  const { client } = await serve(t, { handle: async () => ({ reply: deny }), logger: capture().logger, isReady: () => true })
-  t.match(await client.check(envoyCheckRequest('GET', '/')), {
-    status: { code: 16 },
-    denied_response: { status: { code: 302 }, headers: [{ header: { value: '/dex/auth' } }, { header: { value: 'a=1' } }, { header: { value: 'b=2' } }] },
-  })
-})
-
-t.test('a bug in the check is a logged 401 deny, never an RPC error (which fail-open Envoy would allow)', async (t) => {
-  const { logger, lines } = capture()
+  let fail = false
   const handle = async (): Promise<{ reply: CheckReply }> => {
-    throw new Error('bug in the checker')
+    if (fail) throw new Error('bug in the checker')
+    return { reply: CHECK_FAILED_REPLY }
   }
   const { client } = await serve(t, { handle, logger, isReady: () => true })
-  const response = await client.check(envoyCheckRequest('GET', '/api/x'))
-  t.match(response, {
-    status: { code: 16 },
-    denied_response: { status: { code: 401 }, body: CHECK_FAILED_REPLY.kind === 'deny' ? CHECK_FAILED_REPLY.body : '' },
-  })
-  t.match(
-    response.denied_response?.headers?.map((option) => option.header?.key),
-    ['content-type', 'cache-control', 'www-authenticate'],
-  )
+  await client.check(envoyCheckRequest('GET', '/api/x?y=1', { authorization: 'Bearer t' }))
+  t.same(lines(), [], 'nothing for an answered check')
+  fail = true
+  t.match(await client.check(envoyCheckRequest('GET', '/api/x')), { status: { code: 16 }, denied_response: { status: { code: 401 } } })
   t.match(lines(), [{ level: 50, transport: 'grpc', msg: 'check failed; denying', err: { message: 'bug in the checker' } }])
 })
 
@@ -129,18 +146,25 @@ t.test('close() lets an in-flight check finish', async (t) => {
   await closed
 })
 
-t.test('close() cuts checks still running after the shutdown timeout', async (t) => {
+t.test('close() cuts checks still running after the shutdown timeout (10 s by default)', async (t) => {
   let arrived!: () => void
   const arrival = new Promise<void>((resolve) => (arrived = resolve))
   const handle = () => (arrived(), new Promise<{ reply: CheckReply }>(() => {}))
-  const server = createGrpcServer({ handle, logger: capture().logger, isReady: () => true, shutdownTimeoutMs: 100 })
+  const server = createGrpcServer({ handle, logger: capture().logger, isReady: () => true })
   const client = grpcClient(await server.listen('127.0.0.1', 0))
   t.teardown(() => client.close())
   const answer = client.check(envoyCheckRequest('GET', '/'))
   await arrival
-  const started = Date.now()
-  await server.close()
-  t.ok(Date.now() - started >= 90, 'waited for the timeout')
+  // Only close()'s own timer is mocked: the call is already in flight.
+  mock.timers.enable({ apis: ['setTimeout'] })
+  t.teardown(() => mock.timers.reset())
+  let closed = false
+  const closing = server.close().then(() => (closed = true))
+  mock.timers.tick(9_999)
+  await new Promise((resolve) => setImmediate(resolve))
+  t.notOk(closed, 'still draining 1 ms before the timeout')
+  mock.timers.tick(1)
+  await closing
   await t.rejects(answer, 'the stuck call was cut (Envoy fails it closed)')
 })
 

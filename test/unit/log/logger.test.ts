@@ -2,7 +2,7 @@
 import { closeSync, openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { mock } from 'node:test'
 import t from 'tap'
 import { ProviderUnavailableError } from '../../../src/errors.js'
 import { bufferedStdout, createLogger, pathOnly, STDOUT_FLUSH_MS } from '../../../src/log/logger.js'
@@ -110,15 +110,25 @@ t.test('without a destination the logger still honours LOG_LEVEL', async (t) => 
   t.ok(logger.isLevelEnabled('warn'))
 })
 
+t.test('creating a logger adds no exit listener: only the process entry buffers standard output', async (t) => {
+  const before = process.listenerCount('exit')
+  createLogger('info')
+  createLogger('info')
+  t.equal(process.listenerCount('exit'), before)
+})
+
 t.test('standard output is written in 4 KiB batches, and a quiet logger still flushes within a second', async (t) => {
   const file = join(t.testdir(), 'stdout')
   const fd = openSync(file, 'w')
   t.teardown(() => closeSync(fd))
+  // The flush timer on a mocked clock: STDOUT_FLUSH_MS passes without waiting for it.
+  mock.timers.enable({ apis: ['setInterval'] })
+  t.teardown(() => mock.timers.reset())
   const logger = createLogger('info', bufferedStdout(fd))
   logger.info({ outcome: 'allow' }, 'decision')
-  await sleep(50)
+  mock.timers.tick(STDOUT_FLUSH_MS - 1)
   t.equal(readFileSync(file, 'utf8'), '', 'one line waits in the buffer (no write per line)')
-  await sleep(STDOUT_FLUSH_MS + 200)
+  mock.timers.tick(1)
   t.match(readFileSync(file, 'utf8'), /"msg":"decision"/, 'it is written within STDOUT_FLUSH_MS')
   for (let i = 0; i < 100; i++) logger.info({ outcome: 'allow', i }, 'decision')
   // Synchronously, by the line that fills the buffer: a stalled reader pushes back, memory stays bounded.

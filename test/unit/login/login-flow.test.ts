@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto'
 import t from 'tap'
 import { AuthServiceError, ProviderUnavailableError, TokenRejectedError } from '../../../src/errors.js'
 import { FLOW_COOKIE_PREFIX, flowCookieName, openFlow } from '../../../src/login/flow.js'
-import type { FlowRequest } from '../../../src/login/handler-replies.js'
+import type { FlowRequest } from '../../../src/login/results.js'
 import { createLoginFlow } from '../../../src/login/login-flow.js'
 import {
   HOUR,
@@ -142,6 +142,11 @@ t.test('callback', async (t) => {
 
     const flow = (await openFlow(login.sealed, login.state, h.flowRing, NOW))!
     t.same(h.exchanges, [['dex-auth-code', '/authservice/oidc/callback', flow.codeVerifier]], 'the code is exchanged with the PKCE verifier and the exact redirect_uri')
+    t.same(
+      h.codeExchanges.map((exchange) => [exchange.callbackQuery, exchange.state, exchange.nonce]),
+      [[callback.query, login.state, flow.nonce]],
+      'the callback as received, with this flow\'s state and nonce for the token client to check',
+    )
     t.equal(h.saved.length, 1)
     const session = h.saved[0]!
     t.match(session.id, /^[A-Za-z0-9_-]{43}$/, 'a fresh 256-bit session id')

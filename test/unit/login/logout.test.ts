@@ -3,7 +3,7 @@
  * answer is a non-200 reply (a 200 would let Envoy forward the request upstream) and never a 5xx.
  */
 import t from 'tap'
-import type { FlowRequest } from '../../../src/login/handler-replies.js'
+import type { FlowRequest } from '../../../src/login/results.js'
 import { createLogout } from '../../../src/login/logout.js'
 import type { Session } from '../../../src/session/session.js'
 import { HOUR, ISSUER, NOW, ORIGIN, asDeny, clearedNames, header, loginHarness, request, setCookies, type HarnessOptions } from '../../helpers/login-handlers.js'

@@ -1,6 +1,6 @@
-/** OpenID Provider discovery: one attempt, exact issuer match (OIDC Discovery §4.3), a jwks_uri required. */
+/** OpenID Provider discovery by openid-client: one attempt, exact issuer match (OIDC Discovery §4.3), a jwks_uri required. */
 import t from 'tap'
-import type { Fetch } from '../../../src/http/fetch.js'
+import type { Fetch } from '../../../src/oidc/fetch.js'
 import { discover, discoveryUrl } from '../../../src/oidc/discovery.js'
 import { startTestIssuer } from '../../helpers/test-issuer.js'
 
@@ -79,4 +79,38 @@ t.test('a provider that does not answer within timeoutMs is unavailable', async 
 
 t.test('a discovery body of null is unavailable (ERR_PROVIDER_UNAVAILABLE)', async (t) => {
   await t.rejects(discover({ issuer: ISSUER, fetch: answering(null).fetch }), { code: 'ERR_PROVIDER_UNAVAILABLE' })
+})
+
+t.test('the discovered issuer differs only where URL parsing normalises it: still refused, tokens carry it as a string', async (t) => {
+  // openid-client compares the issuers as parsed URLs and lets these pass; the verifier would then
+  // refuse every token (its iss is the configured string), so discovery refuses them instead.
+  const cases: Array<[configured: string, discovered: string]> = [
+    [ISSUER, 'http://DEX.auth.svc.cluster.local:5556/dex'],
+    ['https://accounts.example', 'https://accounts.example:443'],
+  ]
+  for (const [configured, discovered] of cases) {
+    await t.rejects(discover({ issuer: configured, fetch: answering({ issuer: discovered, jwks_uri: `${configured}/keys` }).fetch }), {
+      code: 'ERR_PROVIDER_UNAVAILABLE',
+      message: 'discovered issuer does not equal the configured issuer',
+    }, discovered)
+  }
+})
+
+t.test('an https issuer is discovered over https (plain http is allowed for http issuers only)', async (t) => {
+  const { fetch, calls } = answering({ issuer: 'https://accounts.example', jwks_uri: 'https://accounts.example/keys' })
+  t.equal((await discover({ issuer: 'https://accounts.example', fetch })).jwks_uri, 'https://accounts.example/keys')
+  t.equal(calls[0]?.url, 'https://accounts.example/.well-known/openid-configuration')
+})
+
+t.test('the failure says what happened: the status answered, or what the request threw', async (t) => {
+  await t.rejects(discover({ issuer: ISSUER, fetch: answering({ error: 'starting' }, 503).fetch }), { message: 'identity provider discovery failed: answered 503' })
+  const refused = new TypeError('fetch failed')
+  await t.rejects(discover({ issuer: ISSUER, fetch: () => Promise.reject(refused) }), { message: 'identity provider discovery failed', cause: refused })
+  await t.rejects(discover({ issuer: ISSUER, fetch: answering({ issuer: `${ISSUER}/`, jwks_uri: `${ISSUER}/keys` }).fetch }), {
+    message: 'discovered issuer does not equal the configured issuer',
+  }, 'a trailing slash (openid-client\'s check) is named as such')
+  await t.rejects(discover({ issuer: ISSUER, fetch: answering('<html>dex</html>').fetch }), {
+    message: 'identity provider discovery failed',
+    cause: { code: 'OAUTH_RESPONSE_IS_NOT_JSON' },
+  }, 'otherwise openid-client\'s reason is the cause')
 })

@@ -3,7 +3,7 @@ import { mock } from 'node:test'
 import t from 'tap'
 import type { Clock } from '../../../src/clock.js'
 import { ProviderUnavailableError } from '../../../src/errors.js'
-import type { Fetch } from '../../../src/http/fetch.js'
+import type { Fetch } from '../../../src/oidc/fetch.js'
 import { createIssuer, type IssuerOptions } from '../../../src/oidc/issuer.js'
 import { createTestKey, startTestIssuer, type TestKey } from '../../helpers/test-issuer.js'
 

@@ -4,7 +4,7 @@ import type { JWK } from 'jose'
 import t from 'tap'
 import type { Clock } from '../../../src/clock.js'
 import { ProviderUnavailableError } from '../../../src/errors.js'
-import type { Fetch } from '../../../src/http/fetch.js'
+import type { Fetch } from '../../../src/oidc/fetch.js'
 import { createKeySet, type KeySetOptions } from '../../../src/oidc/key-set.js'
 import { createTestKey, type TestKey } from '../../helpers/test-issuer.js'
 
@@ -351,4 +351,100 @@ t.test('a JWKS with no usable signing key is an outage: the keys already loaded 
   const empty = keySet(fakeFetch(jwks()).fetch, fakeClock())
   await t.rejects(empty.refresh(), { code: 'ERR_PROVIDER_UNAVAILABLE' })
   t.notOk(empty.hasKeys(), 'an empty first answer does not make the service ready')
+})
+
+// Issue 15, finding 1: a refetch kept the old key object for any kid it already knew, so a provider
+// that re-keyed under the same kid had its new tokens refused (and the withdrawn key's accepted) until a restart.
+t.test('a refetch replaces the key material published under a kid it already knew', async (t) => {
+  const sameKid = await createTestKey('RS256', a.kid)
+  const { fetch, answer } = fakeFetch(jwks(a.publicJwk))
+  const keys = keySet(fetch, fakeClock())
+  const before = await keys.keyFor(a.kid, 'RS256')
+  answer(jwks(sameKid.publicJwk))
+  await keys.refresh()
+  const after = await keys.keyFor(a.kid, 'RS256')
+  t.not(after, before, 'a new key object')
+  t.equal(after.export({ format: 'jwk' }).n, sameKid.publicJwk.n, 'the material now published under the kid')
+})
+
+t.test('observers hear of every fetch and of each kid replaced or withdrawn', async (t) => {
+  const replacement = await createTestKey('RS256', a.kid)
+  const { fetch, answer } = fakeFetch(jwks(a.publicJwk, b.publicJwk))
+  const keys = keySet(fetch, fakeClock())
+  const fetched: string[] = []
+  const changed: unknown[] = []
+  keys.observe({ fetched: (result) => fetched.push(result), changed: (changes) => changed.push(changes) })
+  keys.observe({})
+  await keys.refresh()
+  await keys.refresh()
+  t.same(changed, [], 'the first fetch and an unchanged one change nothing')
+  answer(jwks({ ...a.publicJwk }, ec.publicJwk, { ...b.publicJwk, alg: 'PS256' }))
+  await keys.refresh()
+  t.same(changed, [[{ kid: b.kid, change: 'replaced' }]], 'the same key in a new JSON object is no change; another alg is')
+  answer(jwks(replacement.publicJwk, replacement.publicJwk))
+  await keys.refresh()
+  t.same(changed[1], [
+    { kid: a.kid, change: 'replaced' },
+    { kid: ec.kid, change: 'withdrawn' },
+    { kid: b.kid, change: 'withdrawn' },
+  ])
+  answer(json({ error: 'down' }, 503))
+  await t.rejects(keys.refresh(), { code: 'ERR_PROVIDER_UNAVAILABLE' })
+  t.same(fetched, ['ok', 'ok', 'ok', 'ok', 'failed'])
+})
+
+t.test('a key whose key_ops do not include verify is not a signing key (RFC 7517 §4.3)', async (t) => {
+  const { fetch } = fakeFetch(jwks({ ...a.publicJwk, key_ops: ['encrypt'] }, { ...b.publicJwk, key_ops: 'verify' }, { ...ec.publicJwk, key_ops: ['verify'] }))
+  const clock = fakeClock()
+  const keys = keySet(fetch, clock)
+  await keys.refresh()
+  t.ok(await keys.keyFor(ec.kid, 'ES256'), 'key_ops naming verify')
+  clock.advance(10_000)
+  await t.rejects(keys.keyFor(a.kid, 'RS256'), { code: 'ERR_TOKEN_UNKNOWN_KEY' }, 'key_ops without verify')
+  await t.rejects(keys.keyFor(b.kid, 'RS256'), { code: 'ERR_TOKEN_UNKNOWN_KEY' }, 'key_ops that is not a list')
+})
+
+t.test('recheck after a failed signature: rate-limited, and the key only when its material changed', async (t) => {
+  const replacement = await createTestKey('RS256', a.kid)
+  const { fetch, calls, answer } = fakeFetch(jwks(a.publicJwk))
+  const clock = fakeClock()
+  const keys = keySet(fetch, clock)
+  await keys.refresh()
+  t.equal(await keys.recheck(a.kid, 'RS256'), undefined, 'right after a fetch: nothing')
+  t.equal(calls.length, 1, 'and no fetch (a forged signature cannot make us hammer the provider)')
+  clock.advance(5_000)
+  t.equal(await keys.recheck(a.kid, 'RS256'), undefined, 'refetched, unchanged: nothing')
+  t.equal(calls.length, 2)
+  answer(jwks(replacement.publicJwk))
+  clock.advance(5_000)
+  const replaced = await keys.recheck(a.kid, 'RS256')
+  t.equal(replaced?.export({ format: 'jwk' }).n, replacement.publicJwk.n, 'replaced: the new key')
+  t.equal(await keys.keyFor(a.kid, 'RS256'), replaced, 'which lookups now get')
+  answer(jwks({ ...replacement.publicJwk, n: a.publicJwk.n, alg: 'RS512' }))
+  clock.advance(5_000)
+  t.equal(await keys.recheck(a.kid, 'RS256'), undefined, 'replaced by a key for another algorithm: nothing to verify with')
+  answer(json({ error: 'down' }, 503))
+  clock.advance(5_000)
+  t.equal(await keys.recheck(a.kid, 'RS256'), undefined, 'a failed refetch: nothing, never a rejection')
+})
+
+t.test('with refetch "now" (ID tokens from the token endpoint) lookups and rechecks skip the rate limit', async (t) => {
+  const replacement = await createTestKey('RS256', a.kid)
+  const { fetch, calls, answer } = fakeFetch(jwks(a.publicJwk))
+  const keys = keySet(fetch, fakeClock())
+  await keys.refresh()
+  answer(jwks(replacement.publicJwk, b.publicJwk))
+  t.ok(await keys.keyFor(b.kid, 'RS256', 'now'), 'an unknown kid right after a fetch')
+  t.equal(calls.length, 2)
+  answer(jwks(a.publicJwk, b.publicJwk))
+  t.equal((await keys.recheck(a.kid, 'RS256', 'now'))?.export({ format: 'jwk' }).n, a.publicJwk.n, 'a recheck right after a fetch')
+  t.equal(calls.length, 3)
+  const pending = deferred<Response>()
+  answer(() => pending.promise)
+  const shared = [keys.recheck(a.kid, 'RS256', 'now'), keys.recheck(a.kid, 'RS256')]
+  pending.resolve(jwks(replacement.publicJwk, b.publicJwk)())
+  const [first, second] = await Promise.all(shared)
+  t.equal(first, second, 'a fetch in flight is shared, also by a rate-limited recheck')
+  t.ok(first)
+  t.equal(calls.length, 4)
 })

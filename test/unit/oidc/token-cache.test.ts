@@ -190,3 +190,23 @@ t.test('an entry does not keep a copy of its token (a full cache of large tokens
   t.equal(cache.stats.hits(), 1)
 })
 
+
+// Issue 15, finding 1: when the provider replaces (or withdraws) a key, the tokens it verified leave the cache at once.
+t.test('forgetKey drops the entries verified with that kid of that issuer, and only those', async (t) => {
+  const calls: string[] = []
+  const inner: TokenVerifier = {
+    async verify(token) {
+      calls.push(token)
+      const [issuer, kid] = token.split(' ') as [string, string]
+      return { token, issuer, primary: true, claims: { sub: token }, expiresAtMs: START + 60_000, kid }
+    },
+  }
+  const cache = createCachingVerifier(inner, { clock: fakeClock() })
+  const tokens = ['https://dex k1', 'https://dex k2', 'https://k8s k1']
+  for (const token of tokens) await cache.verify(token)
+  t.equal((await cache.verify('https://dex k1')).kid, 'k1', 'a hit keeps the kid')
+  cache.forgetKey('https://dex', 'k1')
+  t.equal(cache.stats.size(), 2)
+  for (const token of tokens) await cache.verify(token)
+  t.same(calls, [...tokens, 'https://dex k1'], 'only the forgotten key\'s token is verified again')
+})

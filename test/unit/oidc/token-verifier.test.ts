@@ -31,7 +31,7 @@ t.before(async () => {
 /** The key as the key set hands it out: a node:crypto KeyObject. */
 const publicKeyOf = (key: TestKey): VerificationKey => KeyObject.from(key.publicKey)
 
-/** An Issuer whose keys are a fixed map; records each lookup. */
+/** An Issuer whose keys are a fixed map; records each lookup (and each recheck, which finds nothing new). */
 function fakeIssuer(issuer: string, keys: () => Record<string, VerificationKey>, lookups: string[]): Issuer {
   return {
     issuer,
@@ -42,11 +42,16 @@ function fakeIssuer(issuer: string, keys: () => Record<string, VerificationKey>,
     keys: {
       hasKeys: () => true,
       refresh: async () => undefined,
-      async keyFor(kid, alg) {
-        lookups.push(`${kid}/${alg}`)
+      observe: () => undefined,
+      async keyFor(kid, alg, refetch = 'rate-limited') {
+        lookups.push(refetch === 'rate-limited' ? `${kid}/${alg}` : `${kid}/${alg}/${refetch}`)
         const key = keys()[kid]
         if (!key) throw new TokenRejectedError('ERR_TOKEN_UNKNOWN_KEY', 'token signed by an unknown key')
         return key
+      },
+      async recheck(kid, alg, refetch = 'rate-limited') {
+        lookups.push(`recheck ${kid}/${alg}/${refetch}`)
+        return undefined
       },
     },
   }
@@ -99,6 +104,7 @@ t.test('accepts a valid Dex token and returns its claims, issuer and expiry', as
   t.equal(verified.issuer, DEX)
   t.equal(verified.primary, true)
   t.equal(verified.expiresAtMs, (NOW + 600) * 1000)
+  t.equal(verified.kid, dexKey.kid, 'and the kid of the key that verified it')
   t.match(verified.claims, { sub: 'Cg4xNTg0MTE4NTY0MTc4NBIFbG9jYWw', email: 'user@example.com', groups: ['a'] })
   t.same(lookups, [`${dexKey.kid}/RS256`], 'the key is looked up by the header kid and alg')
 })
@@ -183,6 +189,8 @@ t.test('refuses', async (t) => {
     { name: 'a numeric kid', token: () => dexToken({}, { kid: 1 }), code: 'ERR_TOKEN_UNKNOWN_KEY', claim: 'kid', beforeKeys: true },
     { name: 'a payload that is not JSON', token: () => `${b64(`{"alg":"RS256","kid":"${dexKey.kid}"}`)}.${b64('{"iss":')}.sig`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
     { name: 'a payload that is a JSON string', token: () => `${b64(`{"alg":"RS256","kid":"${dexKey.kid}"}`)}.${b64('"claims"')}.sig`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
+    { name: 'a header that is not UTF-8 (as jose decodes it)', token: () => `${Buffer.concat([Buffer.from(`{"alg":"RS256","kid":"${dexKey.kid}","x":"`), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]).toString('base64url')}.${b64('{}')}.sig`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
+    { name: 'a header behind a byte-order mark', token: () => `${b64(`\ufeff{"alg":"RS256","kid":"${dexKey.kid}"}`)}.${b64('{}')}.sig`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
     { name: 'a token without iss', token: () => dexToken({ iss: undefined }), code: 'ERR_TOKEN_UNKNOWN_ISSUER', claim: 'iss', beforeKeys: true },
     { name: 'a non-string iss', token: () => dexToken({ iss: [DEX] }), code: 'ERR_TOKEN_UNKNOWN_ISSUER', claim: 'iss', beforeKeys: true },
     { name: 'an untrusted iss', token: () => dexToken({ iss: 'https://evil.example/dex' }), code: 'ERR_TOKEN_UNKNOWN_ISSUER', claim: 'iss', beforeKeys: true },
@@ -279,4 +287,74 @@ t.test('every asymmetric JWS algorithm verifies with its own key and refuses a f
     await t.rejects(verifier.verify(await dexToken({}, { alg, kid: key.kid }, other)), { code: 'ERR_TOKEN_SIGNATURE_INVALID' }, `${alg}: another key's signature refused`)
     await t.rejects(verifier.verify(`${token.slice(0, token.lastIndexOf('.'))}.AAAA`), { code: 'ERR_TOKEN_SIGNATURE_INVALID' }, `${alg}: a short signature refused`)
   }
+})
+
+t.test('a payload that is not UTF-8 is refused after the signature, as jose refuses it', async (t) => {
+  const header = b64(JSON.stringify({ alg: 'RS256', kid: dexKey.kid }))
+  const payload = Buffer.from(JSON.stringify(dexClaims({ name: 'X' })).replace('"X"', '"\u0000"')).map((byte) => (byte === 0 ? 0xff : byte))
+  const input = `${header}.${Buffer.from(payload).toString('base64url')}`
+  const { sign } = await import('node:crypto')
+  const token = `${input}.${sign('sha256', Buffer.from(input), KeyObject.from(dexKey.privateKey)).toString('base64url')}`
+  await t.rejects(setup().verifier.verify(token), { code: 'ERR_TOKEN_MALFORMED' })
+})
+
+// Issue 15, finding 1: the provider re-keyed under a kid we know. Bearer checks never wait for the
+// refetch this provokes (a forged signature could provoke it too); ID tokens from the token endpoint do.
+t.test('a signature failing under a known kid asks the key set to recheck that kid', async (t) => {
+  const token = await dexToken({}, { kid: dexKey.kid }, dexKey2)
+  const bearer = setup()
+  await t.rejects(bearer.verifier.verify(token), { code: 'ERR_TOKEN_SIGNATURE_INVALID' })
+  t.same(bearer.lookups, [`${dexKey.kid}/RS256`, `recheck ${dexKey.kid}/RS256/rate-limited`], 'bearer: a rate-limited recheck, not awaited')
+  const login = setup({ keyRefetch: 'now' })
+  await t.rejects(login.verifier.verify(token), { code: 'ERR_TOKEN_SIGNATURE_INVALID' }, 'nothing new under the kid: still refused')
+  t.same(login.lookups, [`${dexKey.kid}/RS256/now`, `recheck ${dexKey.kid}/RS256/now`])
+})
+
+t.test('against a real key set: bearer checks are refused until the background refetch lands; the login path waits for it', async (t) => {
+  const { createKeySet } = await import('../../../src/oidc/key-set.js')
+  const rekeyed = await createTestKey('RS256', dexKey.kid)
+  let published = [dexKey.publicJwk]
+  let fetches = 0
+  let now = NOW_MS
+  const clock = { now: () => now }
+  const issuerWithKeys = (refetch?: 'now') => {
+    const keys = createKeySet({
+      jwksUri: () => `${DEX}/keys`,
+      clock,
+      fetch: async () => {
+        fetches++
+        return new Response(JSON.stringify({ keys: published }))
+      },
+    })
+    const issuer = { ...fakeIssuer(DEX, () => ({}), []), keys }
+    const verifier = createTokenVerifier({
+      issuers: [{ issuer, audience: KUBEFLOW_CLIENT_ID, primary: true }],
+      algorithms: ['RS256'],
+      clockSkewSeconds: SKEW,
+      maxTokenBytes: 16_384,
+      clock,
+      ...(refetch ? { keyRefetch: refetch } : {}),
+    })
+    return { keys, verifier }
+  }
+  const oldToken = await dexToken()
+  const newToken = await dexToken({}, {}, rekeyed)
+
+  const bearer = issuerWithKeys()
+  await bearer.keys.refresh()
+  t.ok(await bearer.verifier.verify(oldToken), 'a token of the key as first published')
+  published = [rekeyed.publicJwk]
+  now += 5_000
+  await t.rejects(bearer.verifier.verify(newToken), { code: 'ERR_TOKEN_SIGNATURE_INVALID' }, 'bearer: refused at once')
+  await new Promise((resolve) => setImmediate(resolve))
+  t.equal(fetches, 2, 'and the refetch started')
+  t.ok(await bearer.verifier.verify(newToken), 'once it landed, the new key verifies')
+  await t.rejects(bearer.verifier.verify(oldToken), { code: 'ERR_TOKEN_SIGNATURE_INVALID' }, 'and the withdrawn material no longer does')
+
+  published = [dexKey.publicJwk]
+  const login = issuerWithKeys('now')
+  await login.keys.refresh()
+  published = [rekeyed.publicJwk]
+  t.equal((await login.verifier.verify(newToken)).kid, dexKey.kid, 'login path: accepted on the first try, right after a fetch')
+  t.equal(fetches, 4)
 })

@@ -1,7 +1,7 @@
 /** Prometheus metrics an operator scrapes: decisions by outcome and reason, latency, and the token cache. */
 import t from 'tap'
-import type { Decision } from '../../../src/authz/decision.js'
-import type { Identity } from '../../../src/authz/identity.js'
+import type { Decision } from '../../../src/check/decision.js'
+import type { Identity } from '../../../src/identity/identity.js'
 import { createMetrics } from '../../../src/ops/metrics.js'
 
 const alice: Identity = { userId: 'alice@example.com', groups: ['team-a'], email: 'alice@example.com', idToken: 'dex.id.token' }
@@ -113,4 +113,22 @@ t.test('each instance has its own registry', async (t) => {
   a.observeDecision(ALLOW, 0.001)
   t.equal(samples(await a.registry.metrics(), 'authservice_decisions_total').size, 1)
   t.equal(samples(await b.registry.metrics(), 'authservice_decisions_total').size, 0, 'the other instance counted nothing')
+})
+
+// Issue 15, finding 1: key-set fetches and keys replaced under a known kid are visible to the operator.
+t.test('key-set fetches by issuer and result, and keys replaced under a known kid, by issuer', async (t) => {
+  const metrics = createMetrics({ defaultMetrics: false })
+  const dex = 'http://dex.auth.svc.cluster.local:5556/dex'
+  metrics.observeKeyFetch(dex, 'ok')
+  metrics.observeKeyFetch(dex, 'ok')
+  metrics.observeKeyFetch(dex, 'failed')
+  metrics.observeKeyFetch('https://kubernetes.default.svc', 'ok')
+  metrics.observeKeyReplaced(dex)
+  const text = await metrics.registry.metrics()
+  t.same(Object.fromEntries(samples(text, 'authservice_jwks_refreshes_total')), {
+    [`authservice_jwks_refreshes_total{issuer="${dex}",result="ok"}`]: 2,
+    [`authservice_jwks_refreshes_total{issuer="${dex}",result="failed"}`]: 1,
+    'authservice_jwks_refreshes_total{issuer="https://kubernetes.default.svc",result="ok"}': 1,
+  })
+  t.same(Object.fromEntries(samples(text, 'authservice_jwks_key_changes_total')), { [`authservice_jwks_key_changes_total{issuer="${dex}"}`]: 1 })
 })

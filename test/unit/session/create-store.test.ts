@@ -14,6 +14,7 @@ const base: SessionStoreConfig = {
   redisAddr: undefined,
   redisPassword: undefined,
   redisDb: 0,
+  sessionMaxAgeSeconds: 86_400,
 }
 
 t.test('cookie: keys from CLIENT_SECRET when SESSION_SECRETS is empty, so replicas agree', async (t) => {
@@ -72,4 +73,28 @@ t.test('parseRedisAddress', async (t) => {
   t.strictSame(parseRedisAddress('10.0.0.7:1'), { host: '10.0.0.7', port: 1 })
   t.strictSame(parseRedisAddress('[::1]:65535'), { host: '::1', port: 65535 }, 'IPv6 without its brackets')
   t.throws(() => parseRedisAddress('::1:6379'), { code: 'ERR_CONFIG_INVALID' }, 'IPv6 needs brackets')
+})
+
+// Issue 15, finding 4: a sealed session's expiresAt was trusted as written.
+t.test('a session never outlives createdAt + SESSION_MAX_AGE, whatever its sealed expiresAt says', async (t) => {
+  const DAY = 86_400_000
+  const longLived = makeSession({ createdAt: NOW, expiresAt: NOW + 30 * DAY })
+  const ticket = await createSessionStore({ ...base, sessionMaxAgeSeconds: 60 * 86_400 }).save(longLived, NOW)
+  const store = createSessionStore(base)
+  const opened = await store.load(ticket, NOW + DAY - 1)
+  t.equal(opened?.expiresAt, NOW + DAY, 'opened with its end capped at createdAt + SESSION_MAX_AGE')
+  t.equal(opened?.id, longLived.id)
+  t.equal(await store.load(ticket, NOW + DAY), undefined, 'and ended there (a lowered SESSION_MAX_AGE shortens the sessions that exist)')
+  const shortLived = makeSession({ createdAt: NOW, expiresAt: NOW + 3_600_000 })
+  t.strictSame(await store.load(await store.save(shortLived, NOW), NOW), shortLived, 'an earlier end stands as it is')
+})
+
+t.test('capSessionLifetime leaves every other store operation to the store', async (t) => {
+  const { capSessionLifetime } = await import('../../../src/session/create-store.js')
+  const inner = createCookieStore({ ring: deriveKeys(base, 'session') })
+  const capped = capSessionLifetime(inner, 60_000)
+  t.equal(capped.kind, 'cookie')
+  t.equal(capped.save, inner.save)
+  t.equal(capped.exclusive, inner.exclusive)
+  t.equal(await capped.load('not-a-ticket', NOW), undefined)
 })

@@ -2,7 +2,7 @@
 import t from 'tap'
 import type { JWTPayload } from 'jose'
 import { AuthServiceError, SessionStoreUnavailableError, TokenRejectedError } from '../../../src/errors.js'
-import type { TokenClient, TokenResponse } from '../../../src/login/token-client.js'
+import type { TokenClient, TokenResponse } from '../../../src/oidc/token-client.js'
 import type { TokenVerifier } from '../../../src/oidc/token-verifier.js'
 import { createSessionAuthenticator, refreshDue } from '../../../src/session/session-auth.js'
 import type { Session } from '../../../src/session/session.js'

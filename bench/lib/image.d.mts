@@ -1,2 +1,0 @@
-/** Types for image.mjs (scripts/load.ts imports it). */
-export declare function imageNodeArgs(): string[]

@@ -1,0 +1,168 @@
+/**
+ * Turning measurements into the report: medians over rounds, ratios to the baseline, target
+ * verdicts, the Markdown tables, and a summary of a V8 .cpuprofile (self time by function and by
+ * file or package).
+ */
+import { readFileSync } from 'node:fs'
+import { relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+/** A generator at or above this share of one core is the bottleneck: the run measures it, not the server. */
+export const SATURATED_CPU = 0.95
+
+export const MB = 1024 * 1024
+const fmt = (value, digits = 2) => (value === undefined || value === null || Number.isNaN(value) ? '–' : value.toFixed(digits))
+const mb = (bytes) => (bytes === undefined ? '–' : (bytes / MB).toFixed(0))
+
+/** The run whose req/s is the median of the rounds (its latencies go with it). */
+export function medianRun(runs) {
+  const sorted = [...runs].sort((a, b) => a.rps - b.rps)
+  return sorted[Math.floor((sorted.length - 1) / 2)]
+}
+
+/**
+ * Target checks of the issue, on one scenario's summary; each {what, ok, value}. The throughput
+ * targets compare req/s with the baseline's; when the load generator was saturated in either run,
+ * req/s measured the generator, so the comparison falls back to server CPU time per request (what
+ * req/s would be if each server had its core to itself) and says so.
+ */
+export function targetsFor(name, summary) {
+  const checks = []
+  const byCpu = summary.generatorSaturated && summary.cpuRatio !== undefined
+  const ratio = byCpu ? summary.cpuRatio : summary.ratio
+  const ratioCheck = (min) => ({ what: `${byCpu ? 'CPU/req' : 'req/s'} ≥ ${min}× baseline`, ok: ratio >= min, value: ratio })
+  if (name === 'bearer-hit') {
+    checks.push(ratioCheck(0.8))
+    checks.push({ what: 'p99 ≤ 3 ms', ok: summary.service.latency.p99 <= 3, value: summary.service.latency.p99 })
+  }
+  if (name === 'bearer-miss') checks.push(ratioCheck(0.3))
+  if (name === 'junk') checks.push(ratioCheck(0.8))
+  if (name === 'envoy') checks.push({ what: 'added p50 ≤ 1 ms', ok: summary.addedP50 <= 1, value: summary.addedP50 })
+  return checks
+}
+
+const verdict = (checks) =>
+  checks.length === 0 ? '' : checks.map((check) => `${check.ok ? '✅' : '❌'} ${check.what}`).join('<br>')
+
+/** The main table: one row per scenario. */
+export function markdownTable(results) {
+  const lines = [
+    '| Scenario | Expect | req/s service / baseline | × baseline | Server CPU µs/req service / baseline | × baseline by CPU | p50 / p99 / max ms | Unexpected | Server RSS MB before → after | Generator CPU service / baseline | Targets |',
+    '|---|---|---|---:|---|---:|---|---:|---|---|---|',
+  ]
+  for (const scenario of results.scenarios) {
+    if (scenario.skipped) {
+      lines.push(`| ${scenario.title} | | | | | | | | | | skipped: ${scenario.skipped} |`)
+      continue
+    }
+    if (scenario.name === 'envoy') {
+      const { withAuthz, withoutAuthz, cpuUsPerRequest: cpu } = scenario
+      lines.push(
+        `| ${scenario.title} | ${scenario.expect} | ${fmt(withAuthz.rps, 0)} with ext_authz / ${fmt(withoutAuthz.rps, 0)} without (fixed rate) | – | ` +
+          `Envoy ${fmt(cpu.envoyWith, 0)} / ${fmt(cpu.envoyWithout, 0)}; authservice ${fmt(cpu.authservice, 0)} | – | ` +
+          `with ${fmt(withAuthz.latency.p50)} / ${fmt(withAuthz.latency.p99)} / ${fmt(withAuthz.latency.max)}; ` +
+          `without ${fmt(withoutAuthz.latency.p50)} / ${fmt(withoutAuthz.latency.p99)} / ${fmt(withoutAuthz.latency.max)}; ` +
+          `**added p50 ${fmt(scenario.addedP50)}, p99 ${fmt(scenario.addedP99)}** | ${withAuthz.unexpected + withoutAuthz.unexpected} | ` +
+          `${mb(scenario.rssBefore)} → ${mb(scenario.rssAfter)} | ${pct(withAuthz.generatorCpu)} / ${pct(withoutAuthz.generatorCpu)} | ${verdict(scenario.targets)} |`,
+      )
+      continue
+    }
+    const { service, baseline } = scenario
+    const saturated = scenario.generatorSaturated ? ' ⚠️' : ''
+    const extra = service.otherCpuUsPerRequest === undefined ? '' : ` (+ redis ${fmt(service.otherCpuUsPerRequest, 0)})`
+    lines.push(
+      `| ${scenario.title} | ${scenario.expect} | ${fmt(service.rps, 0)} / ${fmt(baseline.rps, 0)} | ${fmt(scenario.ratio)}${saturated} | ` +
+        `${fmt(service.serverCpuUsPerRequest, 0)}${extra} / ${fmt(baseline.serverCpuUsPerRequest, 0)} | ${fmt(scenario.cpuRatio)} | ` +
+        `${fmt(service.latency.p50)} / ${fmt(service.latency.p99)} / ${fmt(service.latency.max)} | ${service.unexpected + service.errors + service.timeouts} | ` +
+        `${mb(scenario.rssBefore)} → ${mb(scenario.rssAfter)} | ${pct(service.generatorCpu)} / ${pct(baseline.generatorCpu)} | ${verdict(scenario.targets)} |`,
+    )
+  }
+  return lines.join('\n')
+}
+
+const pct = (value) => (value === undefined ? '–' : `${Math.round(value * 100)}%`)
+
+export function machineLine(machine) {
+  return (
+    `${machine.cpuModel}, ${machine.cores} cores, ${Math.round(machine.memoryBytes / 1024 ** 3)} GiB, ${machine.os}, Node ${machine.node}; ` +
+    `load average ${machine.loadBefore.map((v) => v.toFixed(1)).join(' ')} at start, ${machine.loadAfter?.map((v) => v.toFixed(1)).join(' ') ?? '–'} at end; ` +
+    `${machine.pinned ? 'server side pinned to core 0, load generator to core 1 (taskset)' : 'no CPU pinning (taskset unavailable)'}`
+  )
+}
+
+// --- CPU profiles --------------------------------------------------------------------------------
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url))
+
+/** Where a profile node's code lives: `dist/…` for ours, the package for dependencies, `node:` for Node's own. */
+function whereOf(url) {
+  if (!url) return '(native / V8)'
+  if (url.startsWith('node:')) return url
+  const path = url.startsWith('file://') ? fileURLToPath(url) : url
+  const nm = path.lastIndexOf('/node_modules/')
+  if (nm !== -1) {
+    const rest = path.slice(nm + '/node_modules/'.length).split('/')
+    return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]
+  }
+  return path.startsWith(ROOT) ? relative(ROOT, path) : path
+}
+
+/**
+ * Self time per function and per place (file or package) from a .cpuprofile: the share of samples
+ * whose top frame is that function. `(idle)` and `(program)`/`(garbage collector)` are kept so the
+ * shares add up to the whole run.
+ */
+export function summarizeProfile(path, { top = 25, fromUs = -Infinity, toUs = Infinity } = {}) {
+  const profile = JSON.parse(readFileSync(path, 'utf8'))
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]))
+  const selfUs = new Map()
+  // Sample times are CLOCK_MONOTONIC microseconds, the clock of process.hrtime in every process,
+  // so the window the load ran in (measured by run.mjs) selects the samples: no start-up, no warm-up.
+  let at = profile.startTime
+  for (let i = 0; i < profile.samples.length; i++) {
+    const delta = profile.timeDeltas[i] ?? 0
+    at += delta
+    if (at < fromUs || at > toUs) continue
+    const id = profile.samples[i]
+    selfUs.set(id, (selfUs.get(id) ?? 0) + delta)
+  }
+  let total = 0
+  let idle = 0
+  const functions = new Map()
+  const places = new Map()
+  for (const [id, us] of selfUs) {
+    const node = byId.get(id)
+    const frame = node.callFrame
+    total += us
+    if (frame.functionName === '(idle)') {
+      idle += us
+      continue
+    }
+    const where = whereOf(frame.url)
+    const key = `${frame.functionName || '(anonymous)'} — ${where}${frame.url ? `:${frame.lineNumber + 1}` : ''}`
+    functions.set(key, (functions.get(key) ?? 0) + us)
+    places.set(where, (places.get(where) ?? 0) + us)
+  }
+  const busy = total - idle
+  const rank = (map) =>
+    [...map.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, top)
+      .map(([name, us]) => ({ name, ms: us / 1000, shareOfBusy: busy > 0 ? us / busy : 0 }))
+  return { totalMs: total / 1000, busyMs: busy / 1000, idleShare: total > 0 ? idle / total : 0, functions: rank(functions), places: rank(places) }
+}
+
+export function profileMarkdown(name, summary) {
+  const lines = [
+    `#### ${name}: ${summary.busyMs.toFixed(0)} ms busy of ${summary.totalMs.toFixed(0)} ms (${Math.round(summary.idleShare * 100)}% idle)`,
+    '',
+    '| Self time (share of busy) | Function — where |',
+    '|---:|---|',
+    ...summary.functions.map((entry) => `| ${(entry.shareOfBusy * 100).toFixed(1)}% | ${entry.name.replaceAll('|', '\\|')} |`),
+    '',
+    '| Self time (share of busy) | File or package |',
+    '|---:|---|',
+    ...summary.places.map((entry) => `| ${(entry.shareOfBusy * 100).toFixed(1)}% | ${entry.name} |`),
+  ]
+  return lines.join('\n')
+}

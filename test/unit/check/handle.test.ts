@@ -1,0 +1,233 @@
+/**
+ * One check end to end, transport-free: the service's own endpoints or the decision, turned into a
+ * reply, with one decision log line and the metrics. The check and the login handlers are stubs;
+ * the endpoint matcher, the reply builder and the logger are the real ones.
+ */
+import { Writable } from 'node:stream'
+import t from 'tap'
+import { Registry } from 'prom-client'
+import type { CheckRequest, CheckResult } from '../../../src/check/pipeline.js'
+import type { Decision } from '../../../src/check/decision.js'
+import { createHandler } from '../../../src/check/handle.js'
+import { createResponder, type HeaderList } from '../../../src/check/respond.js'
+import type { Config } from '../../../src/config/types.js'
+import { kubeflowConfig } from '../../fixtures/config.js'
+import { createLogger } from '../../../src/log/logger.js'
+import { createEndpointMatcher } from '../../../src/check/endpoints.js'
+import type { FlowRequest, LoginAnswer, LoginHandlers, LoginResult } from '../../../src/login/handlers.js'
+import type { Metrics } from '../../../src/ops/metrics.js'
+
+const NOW = 1_750_000_000_000
+
+/** Kubeflow's settings, as the loader makes them, plus what these tests rely on. */
+const config = (overrides: Partial<Config> = {}): Config => kubeflowConfig({ scopes: ['openid', 'email', 'groups'], ...overrides })
+
+const ALICE = { userId: 'alice@example.com', groups: ['team-a'], email: 'alice@example.com', idToken: 'dex.id.token.SECRET' }
+const ALLOW: Decision = { outcome: 'allow', kind: 'navigation', reason: 'CREDENTIAL_VALID', identity: ALICE, via: 'session-cookie' }
+const LOGIN: Decision = { outcome: 'login', kind: 'navigation', reason: 'LOGIN_REQUIRED', codes: ['ERR_REFRESH_REJECTED'] }
+
+/** What a stub login handler answers, recognisable by the status it is answered with. */
+const stubAnswer = (status: 201 | 302 | 401): LoginAnswer =>
+  status === 302 ? { kind: 'redirect', location: '/stub', cookies: [] } : status === 201 ? { kind: 'logged-out', afterLogoutUrl: '/', cookies: [] } : { kind: 'signed-out' }
+
+function harness(options: { config?: Partial<Config>; result?: Partial<CheckResult> } = {}) {
+  const cfg = config(options.config)
+  const checks: CheckRequest[] = []
+  const calls: Array<{ handler: string; request?: FlowRequest; cookies?: readonly string[] }> = []
+  const observed: Array<{ outcome: string; reason: string; seconds: number }> = []
+  let raw = ''
+  const logger = createLogger('info', new Writable({ write: (chunk: Buffer, _encoding, done) => ((raw += chunk.toString()), done()) }))
+  const login: LoginHandlers = {
+    async start(request, extraCookies = []) {
+      calls.push({ handler: 'start', request, cookies: extraCookies })
+      return { answer: stubAnswer(302), outcome: 'login', reason: 'LOGIN_REQUIRED' }
+    },
+    async callback(request) {
+      calls.push({ handler: 'callback', request })
+      return { answer: stubAnswer(302), outcome: 'login-complete', reason: 'LOGIN_COMPLETE', user: 'alice@example.com' } satisfies LoginResult
+    },
+    async logout(request) {
+      calls.push({ handler: 'logout', request })
+      return { answer: stubAnswer(201), outcome: 'logout', reason: 'LOGOUT' }
+    },
+    async signOut(request) {
+      calls.push({ handler: 'signOut', request })
+      return { answer: stubAnswer(302), outcome: 'logout', reason: 'SIGN_OUT' }
+    },
+    afterLogout() {
+      calls.push({ handler: 'afterLogout' })
+      return { answer: stubAnswer(401), outcome: 'after-logout', reason: 'AFTER_LOGOUT' }
+    },
+  }
+  const metrics: Metrics = {
+    registry: new Registry(),
+    observeDecision: (decision, seconds) => observed.push({ outcome: decision.outcome, reason: decision.reason, seconds }),
+  }
+  const handle = createHandler({
+    config: cfg,
+    check: async (request) => {
+      checks.push(request)
+      return { decision: ALLOW, path: '/jupyter/', ...options.result }
+    },
+    respond: createResponder({ userIdHeader: 'kubeflow-userid', groupsHeader: 'kubeflow-groups', setAuthorizationHeader: false, retryAfterSeconds: 5 }),
+    endpoints: createEndpointMatcher(cfg),
+    login,
+    metrics,
+    logger,
+    clock: { now: () => NOW },
+  })
+  const lines = () => raw.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>)
+  return { handle, checks, calls, observed, lines, raw: () => raw }
+}
+
+function header(headers: HeaderList, name: string): string[] {
+  return headers.filter(([key]) => key === name).map(([, value]) => value)
+}
+
+const get = (target: string, headers: CheckRequest['headers'] = {}): CheckRequest => ({ method: 'GET', target, headers })
+
+t.test('the service\'s own endpoints are answered by the login handlers, never by the check', async (t) => {
+  const cases: [name: string, request: CheckRequest, handler: string, status: number, outcome: string][] = [
+    ['the OIDC callback', get('/authservice/oidc/callback?code=c&state=s'), 'callback', 302, 'login-complete'],
+    ['logout', { method: 'POST', target: '/authservice/logout', headers: {} }, 'logout', 201, 'logout'],
+    ['sign-out', get('/authservice/sign_out?rd=%2F'), 'signOut', 302, 'logout'],
+    ['the after-logout page', get('/authservice/site/after_logout'), 'afterLogout', 401, 'after-logout'],
+  ]
+  for (const [name, request, handler, status, outcome] of cases) {
+    const h = harness()
+    const handled = await h.handle(request)
+    t.same(h.calls.map((call) => call.handler), [handler], `${name}: routed to ${handler}`)
+    t.same(h.checks, [], `${name}: the check is not consulted`)
+    t.equal(handled.reply.kind === 'deny' && handled.reply.status, status, `${name}: the handler's reply`)
+    t.equal(handled.outcome, outcome, name)
+  }
+})
+
+t.test('the handlers get the query, the parsed cookies and the scheme the client used', async (t) => {
+  const h = harness()
+  await h.handle(get('/authservice/oidc/callback?code=c&state=s', { cookie: 'a=1; authservice_flow_abc=sealed', 'x-forwarded-proto': 'https' }))
+  const request = h.calls[0]!.request!
+  t.same(
+    { ...request, cookies: { ...request.cookies } },
+    {
+      method: 'GET',
+      target: '/authservice/oidc/callback?code=c&state=s',
+      query: 'code=c&state=s',
+      headers: { cookie: 'a=1; authservice_flow_abc=sealed', 'x-forwarded-proto': 'https' },
+      cookies: { a: '1', authservice_flow_abc: 'sealed' },
+      scheme: 'https',
+    },
+  )
+})
+
+t.test('gRPC\'s scheme wins over a client-influenced x-forwarded-proto', async (t) => {
+  const h = harness()
+  await h.handle({ ...get('/authservice/sign_out', { 'x-forwarded-proto': 'http' }), scheme: 'https' })
+  t.equal(h.calls[0]!.request!.scheme, 'https')
+})
+
+t.test('every other request goes to the check with the cookies parsed once', async (t) => {
+  const h = harness()
+  const handled = await h.handle(get('/jupyter/', { cookie: 'authservice_session=tk' }))
+  t.equal(h.checks.length, 1)
+  t.same({ ...h.checks[0]!.cookies }, { authservice_session: 'tk' })
+  t.same(h.calls, [], 'no login handler')
+  t.equal(handled.reply.kind, 'allow')
+  t.same([handled.outcome, handled.reason], ['allow', 'CREDENTIAL_VALID'])
+})
+
+t.test('a navigation that needs a login gets the login start\'s redirect', async (t) => {
+  const h = harness({ result: { decision: LOGIN, path: '/jupyter/' } })
+  const handled = await h.handle(get('/jupyter/?ns=x', { 'x-forwarded-proto': 'https' }))
+  t.same(h.calls.map((call) => call.handler), ['start'])
+  t.equal(h.calls[0]!.request!.target, '/jupyter/?ns=x', 'the page to come back to')
+  t.same(h.calls[0]!.cookies, [], 'nothing to clear when no session ended')
+  t.equal(handled.reply.kind === 'deny' && handled.reply.status, 302)
+  t.same([handled.outcome, handled.reason], ['login', 'LOGIN_REQUIRED'])
+})
+
+t.test('when the presented session has ended, the login start also clears the session cookies', async (t) => {
+  const h = harness({ result: { decision: LOGIN, path: '/jupyter/', sessionEnded: true } })
+  await h.handle(get('/jupyter/', { cookie: 'authservice_session.1=a; authservice_session.2=b', 'x-forwarded-proto': 'https' }))
+  const cleared = h.calls[0]!.cookies!
+  t.same(
+    cleared.map((cookie) => cookie.slice(0, cookie.indexOf('='))),
+    ['authservice_session', 'authservice_session.1', 'authservice_session.2'],
+  )
+  t.ok(cleared.every((cookie) => cookie.includes('Max-Age=0') && cookie.includes('; Secure')), 'expired at once, Secure over https')
+})
+
+t.test('a renewed session ticket is set as the session cookie for the rest of the session\'s life', async (t) => {
+  const h = harness({ result: { decision: ALLOW, path: '/jupyter/', renewedTicket: 'renewed-ticket', renewedExpiresAt: NOW + 3_600_999 } })
+  const handled = await h.handle(get('/jupyter/', { cookie: 'authservice_session=old-ticket', 'x-forwarded-proto': 'http' }))
+  if (handled.reply.kind !== 'allow') throw new Error('expected an allow')
+  t.same(header(handled.reply.responseHeaders, 'set-cookie'), ['authservice_session=renewed-ticket; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax'])
+  t.same(header(handled.reply.upstreamHeaders, 'kubeflow-userid'), ['alice@example.com'])
+})
+
+t.test('a renewed ticket too large for cookies is not sent back; the request is still allowed and the problem logged', async (t) => {
+  const h = harness({ result: { decision: ALLOW, path: '/jupyter/', renewedTicket: 'x'.repeat(40_000), renewedExpiresAt: NOW + 60_000 } })
+  const handled = await h.handle(get('/jupyter/', { cookie: 'authservice_session=old-ticket' }))
+  t.equal(handled.reply.kind, 'allow')
+  t.same(handled.reply.kind === 'allow' && handled.reply.responseHeaders, [], 'no cookie the browser could not read back')
+  t.ok(h.lines().some((line) => line.msg === 'renewed session not sent back'))
+})
+
+t.test('an allow without a renewal sets no cookie', async (t) => {
+  const h = harness()
+  const handled = await h.handle(get('/jupyter/', { cookie: 'authservice_session=tk' }))
+  t.same(handled.reply.kind === 'allow' && handled.reply.responseHeaders, [])
+})
+
+t.test('one decision log line per check, without tokens, cookies or the query', async (t) => {
+  const h = harness({ result: { decision: ALLOW, path: '/jupyter/' } })
+  await h.handle(
+    get('/jupyter/?token=QUERY-SECRET', { authorization: 'Bearer BEARER-SECRET', cookie: 'authservice_session=COOKIE-SECRET' }),
+  )
+  const lines = h.lines()
+  t.equal(lines.length, 1)
+  const line = lines[0]!
+  t.match(line, { msg: 'decision', outcome: 'allow', reason: 'CREDENTIAL_VALID', user: 'alice@example.com', method: 'GET', path: '/jupyter/' })
+  t.type(line.ms, 'number')
+  t.notOk('codes' in line, 'no empty codes list')
+  for (const secret of ['QUERY-SECRET', 'BEARER-SECRET', 'COOKIE-SECRET', 'dex.id.token.SECRET']) t.notMatch(h.raw(), secret, `${secret} is never logged`)
+})
+
+t.test('the log line names the refused codes, and no user when there is none', async (t) => {
+  const h = harness({ result: { decision: LOGIN, path: '/jupyter/' } })
+  await h.handle(get('/jupyter/'))
+  const [line] = h.lines()
+  t.same(line!.codes, ['ERR_REFRESH_REJECTED'])
+  t.notOk('user' in line!)
+  t.same([line!.outcome, line!.reason], ['login', 'LOGIN_REQUIRED'])
+})
+
+t.test('an endpoint\'s log line has its outcome, its user and the path without the OAuth code', async (t) => {
+  const h = harness()
+  await h.handle(get('/authservice/oidc/callback?code=OAUTH-CODE-SECRET&state=STATE-SECRET'))
+  const [line] = h.lines()
+  t.match(line, { outcome: 'login-complete', reason: 'LOGIN_COMPLETE', user: 'alice@example.com', path: '/authservice/oidc/callback' })
+  t.notMatch(h.raw(), 'OAUTH-CODE-SECRET')
+  t.notMatch(h.raw(), 'STATE-SECRET')
+})
+
+t.test('every answered check is counted in the metrics by outcome and reason, with its duration', async (t) => {
+  const h = harness({ result: { decision: LOGIN, path: '/' } })
+  await h.handle(get('/'))
+  await h.handle(get('/authservice/site/after_logout'))
+  t.same(
+    h.observed.map(({ outcome, reason }) => [outcome, reason]),
+    [
+      ['login', 'LOGIN_REQUIRED'],
+      ['after-logout', 'AFTER_LOGOUT'],
+    ],
+  )
+  t.ok(h.observed.every(({ seconds }) => seconds >= 0 && seconds < 5), 'durations in seconds')
+})
+
+t.test('with CHECK_PATH_PREFIX (Envoy path_prefix), the callback is still answered by the login handler', async (t) => {
+  const h = harness({ config: { checkPathPrefix: '/ext-authz' } })
+  await h.handle(get('/ext-authz/authservice/oidc/callback?code=c&state=s'))
+  t.same(h.calls.map((call) => call.handler), ['callback'])
+  t.same(h.checks, [])
+})

@@ -1,0 +1,154 @@
+/** Verified claims → the identity sent upstream, as oidc-authservice derived it. */
+import t from 'tap'
+import type { JWTPayload } from 'jose'
+import type { UserIdTransformer } from '../../../src/config/types.js'
+import { TokenRejectedError } from '../../../src/errors.js'
+import { identityFromClaims, transformUserId, type IdentityRules } from '../../../src/identity/identity.js'
+
+const KUBEFLOW: IdentityRules = { userIdClaim: 'email', userIdPrefix: '', userIdTransformers: [], groupsClaim: 'groups', requireEmailVerified: true }
+const DEX = { primary: true, token: 'dex.id.token' }
+const EXTRA = { primary: false, token: 'k8s.sa.token' }
+
+/** As config/parse.ts compiles a rule: global flag, `(?i)` becomes `i`. */
+const rule = (matches: string, replaces: string, flags = 'g'): UserIdTransformer => ({ matches: new RegExp(matches, flags), replaces })
+
+const alice: JWTPayload = { sub: 'CiQwOGE4Njg0Yi1kYjg4', email: 'alice@example.com', email_verified: true, groups: ['team-a', 'team-b'] }
+
+t.test('a Dex user is identified by email, with groups and the ID token for forwarding', async (t) => {
+  t.same(identityFromClaims(alice, KUBEFLOW, DEX), {
+    userId: 'alice@example.com',
+    groups: ['team-a', 'team-b'],
+    email: 'alice@example.com',
+    idToken: 'dex.id.token',
+  })
+})
+
+t.test('USERID_CLAIM picks the claim used as user id', async (t) => {
+  const identity = identityFromClaims({ ...alice, preferred_username: 'alice' }, { ...KUBEFLOW, userIdClaim: 'preferred_username' }, DEX)
+  t.equal(identity.userId, 'alice')
+  t.equal(identity.email, 'alice@example.com', 'the email is still known for ALLOWED_EMAIL_DOMAINS')
+})
+
+t.test('USERID_PREFIX is put before the transformed user id', async (t) => {
+  const rules = { ...KUBEFLOW, userIdPrefix: 'oidc:', userIdTransformers: [rule('^oidc:', 'x:'), rule('@example\\.com$', '')] }
+  t.equal(identityFromClaims(alice, rules, DEX).userId, 'oidc:alice', 'the prefix itself is not transformed')
+})
+
+t.test('USERID_TRANSFORMERS', async (t) => {
+  const cases: [name: string, userId: string, rules: UserIdTransformer[], expected: string][] = [
+    ['no rules leave the user id unchanged', 'alice@example.com', [], 'alice@example.com'],
+    ['a matching rule rewrites the user id', 'alice@example.com', [rule('@example\\.com$', '')], 'alice'],
+    ['$1 expands to the first capture group', 'alice@example.com', [rule('^(.*)@example\\.com$', '$1@corp.example')], 'alice@corp.example'],
+    [
+      'USERID_TRANSFORMERS applies only the first matching rule',
+      'alice@example.com',
+      [rule('^nomatch$', 'x'), rule('^(.*)@example\\.com$', '$1'), rule('^alice$', 'bob')],
+      'alice',
+    ],
+    ['a rule that does not match leaves the user id unchanged', 'alice@example.com', [rule('@corp\\.example$', '')], 'alice@example.com'],
+    ['every occurrence is replaced (Go ReplaceAllString)', 'a.b.c@example.com', [rule('\\.', '_')], 'a_b_c@example_com'],
+    ['a (?i) rule matches regardless of case', 'Alice@EXAMPLE.com', [rule('@example\\.com$', '', 'gi')], 'Alice'],
+    ['without (?i) case matters', 'Alice@EXAMPLE.com', [rule('@example\\.com$', '')], 'Alice@EXAMPLE.com'],
+  ]
+  for (const [name, userId, rules, expected] of cases) {
+    t.equal(transformUserId(userId, rules), expected, name)
+    t.equal(identityFromClaims({ ...alice, email: userId }, { ...KUBEFLOW, userIdTransformers: rules }, DEX).userId, expected, `${name} (via claims)`)
+  }
+})
+
+t.test('a transformer rule gives the same answer on every request (global regexps keep no state)', async (t) => {
+  const rules = [rule('@example\\.com$', '')]
+  const results = ['alice@example.com', 'bob@example.com', 'alice@example.com', 'carol@example.com'].map((id) => transformUserId(id, rules))
+  t.same(results, ['alice', 'bob', 'alice', 'carol'])
+})
+
+t.test('a token without a usable user id claim is rejected', async (t) => {
+  const cases: [name: string, claims: JWTPayload][] = [
+    ['missing', { sub: 'x', groups: [] }],
+    ['empty', { sub: 'x', email: '' }],
+    ['not a string', { sub: 'x', email: ['alice@example.com'] }],
+  ]
+  for (const [name, claims] of cases) {
+    t.throws(
+      () => identityFromClaims(claims, KUBEFLOW, DEX),
+      { constructor: TokenRejectedError, code: 'ERR_IDENTITY_CLAIM_MISSING', claim: 'email' },
+      `Dex token with the claim ${name}`,
+    )
+  }
+  t.throws(
+    () => identityFromClaims({ sub: 'x', name: 'Alice' }, { ...KUBEFLOW, userIdClaim: 'preferred_username' }, DEX),
+    { code: 'ERR_IDENTITY_CLAIM_MISSING', claim: 'preferred_username' },
+    'the error names the configured USERID_CLAIM',
+  )
+  t.throws(
+    () => identityFromClaims({ sub: 123 as unknown as string }, KUBEFLOW, EXTRA),
+    { code: 'ERR_IDENTITY_CLAIM_MISSING' },
+    'an extra-issuer token without a string sub has nothing to fall back to',
+  )
+})
+
+t.test('REQUIRE_EMAIL_VERIFIED: only email_verified: true (the JSON boolean) lets an email be the user id', async (t) => {
+  // Issue 15, finding 7: "False" passed, since only false and "false" were refused.
+  const cases: [name: string, verified: unknown][] = [
+    ['email_verified false', false],
+    ['email_verified "false" (string, some providers)', 'false'],
+    ['email_verified "False"', 'False'],
+    ['email_verified "FALSE"', 'FALSE'],
+    ['email_verified "true" (a string is not the boolean)', 'true'],
+    ['email_verified 1', 1],
+    ['email_verified null', null],
+    ['email_verified absent', undefined],
+  ]
+  for (const [name, verified] of cases) {
+    const claims: JWTPayload = { ...alice, email_verified: verified }
+    t.throws(() => identityFromClaims(claims, KUBEFLOW, DEX), { constructor: TokenRejectedError, code: 'ERR_TOKEN_EMAIL_UNVERIFIED', claim: 'email_verified' }, name)
+    t.equal(identityFromClaims(claims, { ...KUBEFLOW, requireEmailVerified: false }, DEX).userId, 'alice@example.com', `${name}: accepted with REQUIRE_EMAIL_VERIFIED=false`)
+  }
+  t.equal(identityFromClaims({ ...alice, email_verified: true }, KUBEFLOW, DEX).userId, 'alice@example.com', 'email_verified true')
+  t.throws(() => identityFromClaims({ sub: 'system:serviceaccount:ns:sa', email: 'robot@example.com' }, KUBEFLOW, EXTRA), { code: 'ERR_TOKEN_EMAIL_UNVERIFIED' }, 'an extra issuer\'s email is held to the same rule')
+  const byName = identityFromClaims({ ...alice, email_verified: false, name: 'Alice' }, { ...KUBEFLOW, userIdClaim: 'name' }, DEX)
+  t.equal(byName.userId, 'Alice', 'email_verified does not matter when the user id is not the email')
+  const serviceAccount = identityFromClaims({ sub: 'system:serviceaccount:ns:sa', email_verified: false }, KUBEFLOW, EXTRA)
+  t.equal(serviceAccount.userId, 'system:serviceaccount:ns:sa', 'nor when an extra-issuer token falls back to sub')
+})
+
+t.test('extra-issuer tokens (Kubernetes service accounts)', async (t) => {
+  const sa = identityFromClaims({ iss: 'https://kubernetes.default.svc', sub: 'system:serviceaccount:kubeflow-user:default-editor' }, KUBEFLOW, EXTRA)
+  t.same(sa, {
+    userId: 'system:serviceaccount:kubeflow-user:default-editor',
+    groups: ['system:serviceaccounts', 'system:serviceaccounts:kubeflow-user', 'system:authenticated'],
+    email: undefined,
+    idToken: undefined,
+  }, 'fall back to sub, get the groups Kubernetes gives service accounts, and forward no ID token')
+
+  const withClaim = identityFromClaims({ sub: 'system:serviceaccount:ns:sa', email: 'robot@example.com', email_verified: true, groups: ['robots'] }, KUBEFLOW, EXTRA)
+  t.equal(withClaim.userId, 'robot@example.com', 'USERID_CLAIM still wins when the token has it')
+  t.same(withClaim.groups, ['robots'], 'a groups claim wins over the service-account groups')
+
+  t.throws(
+    () => identityFromClaims({ sub: 'system:serviceaccount:ns:sa' }, KUBEFLOW, DEX),
+    { code: 'ERR_IDENTITY_CLAIM_MISSING' },
+    'a Dex token never falls back to sub',
+  )
+})
+
+t.test('groups', async (t) => {
+  const cases: [name: string, claims: JWTPayload, rules: IdentityRules, expected: string[]][] = [
+    ['no groups claim gives no groups', { email: 'a@example.com', sub: 'x' }, KUBEFLOW, []],
+    ['non-string entries are dropped', { email: 'a@example.com', groups: ['a', 1, null, { b: 1 }, 'c'] }, KUBEFLOW, ['a', 'c']],
+    ['a single string is not a list of groups', { email: 'a@example.com', groups: 'admins' }, KUBEFLOW, []],
+    ['GROUPS_CLAIM names the claim', { email: 'a@example.com', groups: ['x'], roles: ['admin'] }, { ...KUBEFLOW, groupsClaim: 'roles' }, ['admin']],
+    ['a sub with too few parts is not a service account', { sub: 'system:serviceaccount:ns' }, { ...KUBEFLOW, userIdClaim: 'sub' }, []],
+    ['a sub with too many parts is not a service account', { sub: 'system:serviceaccount:ns:sa:x' }, { ...KUBEFLOW, userIdClaim: 'sub' }, []],
+    ['a sub with an empty namespace is not a service account', { sub: 'system:serviceaccount::sa' }, { ...KUBEFLOW, userIdClaim: 'sub' }, []],
+  ]
+  for (const [name, claims, rules, expected] of cases) {
+    t.same(identityFromClaims({ email_verified: true, ...claims }, rules, DEX).groups, expected, name)
+  }
+})
+
+t.test('the email is kept lower-case for domain checks; a non-string email is ignored', async (t) => {
+  t.equal(identityFromClaims({ ...alice, email: 'Alice@Example.COM' }, KUBEFLOW, DEX).email, 'alice@example.com')
+  t.equal(identityFromClaims({ ...alice, email: 'Alice@Example.COM' }, KUBEFLOW, DEX).userId, 'Alice@Example.COM', 'the user id keeps its case')
+  t.equal(identityFromClaims({ sub: 'alice', email: 42 }, { ...KUBEFLOW, userIdClaim: 'sub' }, DEX).email, undefined)
+})

@@ -1,0 +1,397 @@
+/**
+ * The composition root, in process: createService with a fake provider behind the injected fetch
+ * (discovery, keys, token and revocation endpoints, for a key generated here), a clock that stands
+ * still, and a cookie session store; driven through service.checkApp and service.opsApp with
+ * inject(). What is proven is the wiring: readiness follows the provider's keys, tokens it signs
+ * are allowed with the identity headers, sessions refresh and sign out at the endpoints discovery
+ * found, the provider's failures and a bug are logged, and close() closes everything.
+ */
+import { Writable } from 'node:stream'
+import { mock } from 'node:test'
+import t, { type Test } from 'tap'
+import type { Config } from '../../src/config/types.js'
+import { createLogger } from '../../src/log/logger.js'
+import type { Fetch } from '../../src/oidc/fetch.js'
+import { createService, type KubernetesCredentials, type Service } from '../../src/service.js'
+import { createCookieStore } from '../../src/session/cookie-store.js'
+import type { Session } from '../../src/session/session.js'
+import { writeSessionCookies } from '../../src/session/session-cookie.js'
+import type { SessionStore } from '../../src/session/store.js'
+import { ringOf } from '../contracts/session-store.js'
+import { kubeflowConfig } from '../fixtures/config.js'
+import { createTestKey, dexDiscoveryDocument, signCompact, type Claims, type TestKey } from '../helpers/test-issuer.js'
+
+/**
+ * Fixed for the whole file. Today rather than any instant: openid-client checks a refreshed ID
+ * token's `exp` against the system clock, which the service does not inject.
+ */
+const NOW = Math.floor(Date.now() / 1000) * 1000
+const config = (overrides: Partial<Config> = {}): Config => kubeflowConfig(overrides)
+const ISSUER = config().issuer
+const SUB = 'Cg5hbGljZS1leGFtcGxlEgVsb2NhbA'
+
+interface ProviderCall {
+  readonly url: string
+  readonly method: string
+  readonly headers: Record<string, string>
+  readonly body: string | undefined
+}
+
+/** The provider's signing key, one for the file (RSA key generation is the slow part). */
+const KEY = await createTestKey()
+
+/** A Dex-like provider behind a Fetch: each issuer's discovery and keys, and the primary's token and revocation endpoints. */
+function fakeProvider(issuers: readonly string[] = [ISSUER]) {
+  let published: readonly TestKey[] = [KEY]
+  const calls: ProviderCall[] = []
+  let down = false
+  let tokenAnswer: () => Promise<Response> = async () => Response.json({ error: 'invalid_request' }, { status: 400 })
+  const fetch: Fetch = async (url, init = {}) => {
+    calls.push({ url: String(url), method: init.method ?? 'GET', headers: { ...init.headers }, body: init.body })
+    if (down) return Response.json({ error: 'unavailable' }, { status: 503 })
+    for (const issuer of issuers) {
+      if (url === `${issuer}/.well-known/openid-configuration`) {
+        // Dex advertises neither of the last two; other providers do, and the service uses them when there.
+        return Response.json({ ...dexDiscoveryDocument(issuer), revocation_endpoint: `${issuer}/revoke`, end_session_endpoint: `${issuer}/logout` })
+      }
+      if (url === `${issuer}/keys`) return Response.json({ keys: published.map((key) => key.publicJwk) })
+    }
+    if (url === `${ISSUER}/token`) return tokenAnswer()
+    if (url === `${ISSUER}/revoke`) return new Response(null, { status: 200 })
+    return Response.json({ error: 'not found' }, { status: 404 })
+  }
+  const claims = (overrides: Claims = {}): Claims => ({
+    iss: ISSUER,
+    aud: config().clientId,
+    sub: SUB,
+    email: 'alice@example.com',
+    email_verified: true,
+    groups: ['team-a'],
+    iat: NOW / 1000,
+    exp: NOW / 1000 + 600,
+    ...overrides,
+  })
+  return {
+    fetch,
+    calls,
+    claims,
+    /** An ID token signed with `key` (default: the one published from the start). */
+    sign: (overrides: Claims = {}, key: TestKey = KEY) => signCompact({ alg: 'RS256', kid: key.kid }, claims(overrides), key),
+    /** The keys the JWKS lists from now on. */
+    publish: (...keys: TestKey[]) => (published = keys),
+    setDown: (value: boolean) => (down = value),
+    answerToken: (answer: () => Promise<Response>) => (tokenAnswer = answer),
+  }
+}
+
+function capture() {
+  let raw = ''
+  const logger = createLogger('info', new Writable({ write: (chunk: Buffer, _encoding, done) => ((raw += chunk.toString()), done()) }))
+  return { logger, lines: () => raw.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>) }
+}
+
+interface Harness {
+  readonly service: Service
+  readonly store: SessionStore & { closed: boolean }
+  readonly lines: () => Array<Record<string, unknown>>
+}
+
+/** A service on `fetch` with a cookie session store of its own (noting close()); closed with `t`. */
+function serviceOf(
+  t: Test,
+  fetch: Fetch,
+  options: { config?: Partial<Config>; kubernetes?: KubernetesCredentials; now?: () => number; injectStore?: boolean } = {},
+): Harness {
+  const { logger, lines } = capture()
+  const cookieStore = createCookieStore({ ring: ringOf('service-test') })
+  const store = Object.assign(Object.create(cookieStore) as SessionStore, {
+    closed: false,
+    async close() {
+      store.closed = true
+      await cookieStore.close()
+    },
+  })
+  const service = createService(config(options.config), {
+    logger,
+    clock: { now: options.now ?? (() => NOW) },
+    fetch,
+    ...(options.kubernetes ? { kubernetes: options.kubernetes } : {}),
+    ...(options.injectStore === false ? {} : { sessionStore: store }),
+  })
+  t.teardown(() => service.close())
+  return { service, store, lines }
+}
+
+const check = (service: Service, target: string, headers: Record<string, string> = {}) =>
+  service.checkApp.inject({ method: 'GET', url: target, headers: { host: 'kubeflow.example.com', 'x-forwarded-proto': 'https', ...headers } })
+const NAVIGATION = { accept: 'text/html', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' }
+
+t.test('not ready before startIssuers, ready after: a token the provider signed is allowed with kubeflow-userid, junk is 401', async (t) => {
+  const provider = fakeProvider()
+  const { service, lines } = serviceOf(t, provider.fetch)
+  const token = await provider.sign()
+
+  t.equal(service.isReady(), false)
+  t.equal((await service.opsApp.inject({ method: 'GET', url: '/readyz' })).statusCode, 503)
+  const early = await check(service, '/notebook/', { authorization: `Bearer ${token}` })
+  t.equal(early.statusCode, 401, 'before the keys are loaded, even a good token waits')
+  t.equal(early.headers['retry-after'], '5')
+  t.equal(provider.calls.length, 0, 'nothing fetched before startIssuers')
+
+  await service.startIssuers()
+  t.equal(service.isReady(), true)
+  t.equal(service.primaryIssuer.issuer, ISSUER)
+  t.equal((await service.opsApp.inject({ method: 'GET', url: '/readyz' })).statusCode, 200)
+  t.match(lines().filter((line) => line.component === 'issuer'), [{ level: 30, issuer: ISSUER, msg: 'identity provider discovered, keys loaded' }])
+
+  const allowed = await check(service, '/notebook/', { authorization: `Bearer ${token}`, 'kubeflow-userid': 'attacker@example.com' })
+  t.equal(allowed.statusCode, 200)
+  t.equal(allowed.headers['kubeflow-userid'], 'alice@example.com')
+  t.equal(allowed.headers['kubeflow-groups'], 'team-a')
+
+  for (const [name, authorization] of [['junk', 'Bearer junk'], ['another key', `Bearer ${await signCompact({ alg: 'RS256', kid: 'k' }, provider.claims(), await createTestKey())}`]]) {
+    const refused = await check(service, '/api/x', { authorization: authorization! })
+    t.equal(refused.statusCode, 401, name)
+    t.match(refused.headers['www-authenticate'], /error="invalid_token"/, name)
+  }
+  t.equal((await check(service, '/api/x')).statusCode, 401, 'no credential')
+
+  t.match(await service.check({ method: 'GET', target: '/notebook/', headers: { authorization: `Bearer ${token}` } }), {
+    decision: { outcome: 'allow', identity: { userId: 'alice@example.com' } },
+  }, 'service.check: the pipeline alone decides the same')
+})
+
+t.test('a navigation without a session goes to OIDC_AUTH_URL once ready, to the discovered endpoint without one', async (t) => {
+  const provider = fakeProvider()
+  const kubeflow = serviceOf(t, provider.fetch).service
+  const unavailable = await check(kubeflow, '/pipeline/', NAVIGATION)
+  t.equal(unavailable.statusCode, 401, 'before discovery: no provider to send the browser to')
+  t.equal(unavailable.headers['retry-after'], '5')
+  await kubeflow.startIssuers()
+  const login = await check(kubeflow, '/pipeline/', NAVIGATION)
+  t.equal(login.statusCode, 302)
+  t.match(login.headers.location, /^\/dex\/auth\?/, 'OIDC_AUTH_URL wins')
+
+  const plain = serviceOf(t, provider.fetch, { config: { authUrl: undefined } }).service
+  await plain.startIssuers()
+  t.match((await check(plain, '/pipeline/', NAVIGATION)).headers.location, new RegExp(`^${ISSUER}/auth\\?`), 'the discovered authorization_endpoint')
+})
+
+/** A session of the provider's user, as the login would have stored it, and the Cookie header carrying it. */
+async function signedIn(harness: Harness, provider: ReturnType<typeof fakeProvider>, idTokenExpiresAt: number) {
+  const claims = { iss: ISSUER, sub: SUB, email: 'alice@example.com', email_verified: true, groups: ['team-a'], iat: NOW / 1000 - 3_000 }
+  const session: Session = {
+    id: 'alice-session',
+    claims,
+    idToken: await provider.sign({ iat: claims.iat, exp: idTokenExpiresAt / 1000 }),
+    refreshToken: 'dex-refresh-token',
+    idTokenExpiresAt,
+    createdAt: NOW - 3_000_000,
+    expiresAt: NOW + 3_600_000,
+  }
+  const ticket = await harness.service.sessionStore.save(session, NOW)
+  const cookies = writeSessionCookies(config(), ticket, 3_600, { scheme: 'https' }, {})
+  return { session, cookie: cookies.map((line) => line.split(';')[0]).join('; ') }
+}
+
+t.test('a session near its ID token\'s expiry is refreshed at the discovered token endpoint, and the renewed cookie sent back', async (t) => {
+  const provider = fakeProvider()
+  const harness = serviceOf(t, provider.fetch)
+  await harness.service.startIssuers()
+  const { cookie } = await signedIn(harness, provider, NOW + 60_000)
+  const refreshed = await provider.sign()
+  provider.answerToken(async () => Response.json({ access_token: 'dex-access-token', id_token: refreshed, refresh_token: 'dex-refresh-token-2', token_type: 'bearer', expires_in: 600 }))
+
+  const response = await check(harness.service, '/notebook/', { cookie, ...NAVIGATION })
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['kubeflow-userid'], 'alice@example.com')
+  t.match(response.headers['set-cookie'], /^authservice_session=/, 'the renewed session goes back to the browser')
+  const [call] = provider.calls.filter((c) => c.url === `${ISSUER}/token`)
+  t.match(call, { method: 'POST', body: /grant_type=refresh_token&refresh_token=dex-refresh-token/ })
+})
+
+t.test('a refresh the provider fails keeps the session for now, with a warning', async (t) => {
+  const provider = fakeProvider()
+  const harness = serviceOf(t, provider.fetch)
+  await harness.service.startIssuers()
+  const { cookie } = await signedIn(harness, provider, NOW + 60_000)
+  provider.answerToken(async () => Response.json({ error: 'temporarily_unavailable' }, { status: 503 }))
+
+  const response = await check(harness.service, '/notebook/', { cookie, ...NAVIGATION })
+  t.equal(response.statusCode, 200, 'the ID token is still valid: the user goes on')
+  t.equal(response.headers['set-cookie'], undefined, 'nothing renewed')
+  t.match(harness.lines().filter((line) => line.level === 40), [{ msg: 'session refresh failed; keeping the session for now', err: { code: 'ERR_REFRESH_FAILED' } }])
+})
+
+t.test('signing out revokes the refresh token and ends the session at the discovered end_session_endpoint', async (t) => {
+  const provider = fakeProvider()
+  const harness = serviceOf(t, provider.fetch)
+  await harness.service.startIssuers()
+  const { session, cookie } = await signedIn(harness, provider, NOW + 600_000)
+
+  const response = await check(harness.service, '/authservice/sign_out', { cookie, ...NAVIGATION, 'sec-fetch-site': 'same-origin' })
+  t.equal(response.statusCode, 302)
+  const location = new URL(response.headers.location as string)
+  t.equal(`${location.origin}${location.pathname}`, `${ISSUER}/logout`)
+  t.equal(location.searchParams.get('id_token_hint'), session.idToken)
+  t.match(provider.calls.filter((c) => c.url === `${ISSUER}/revoke`), [{ method: 'POST', body: /token=dex-refresh-token/ }])
+})
+
+/** Lets the background work run (every step of an attempt is I/O or a promise, no timer) until `done`. */
+async function until(done: () => boolean): Promise<void> {
+  for (let turn = 0; turn < 1_000 && !done(); turn++) await new Promise((resolve) => setImmediate(resolve))
+}
+
+/** A service whose provider does not answer, started with the issuers' retry timer mocked (reset with `t`). */
+async function startedWhileDown(t: Test) {
+  const provider = fakeProvider()
+  provider.setDown(true)
+  const harness = serviceOf(t, provider.fetch)
+  mock.timers.enable({ apis: ['setTimeout'] })
+  t.teardown(() => mock.timers.reset())
+  await harness.service.startIssuers()
+  return { provider, ...harness }
+}
+
+t.test('a provider that does not answer: a warning per attempt, retried in the background on the issuer\'s timer', async (t) => {
+  const { provider, service, lines } = await startedWhileDown(t)
+  t.equal(service.isReady(), false)
+  t.match(lines(), [{ level: 40, component: 'issuer', issuer: ISSUER, retryInMs: 1_000, err: { code: 'ERR_PROVIDER_UNAVAILABLE' }, msg: 'identity provider not reachable yet; retrying' }])
+  const attempts = provider.calls.length
+  provider.setDown(false)
+  mock.timers.tick(999)
+  await until(() => provider.calls.length > attempts)
+  t.equal(provider.calls.length, attempts, 'not before the backoff')
+  mock.timers.tick(1)
+  await until(() => service.isReady())
+  t.equal(service.isReady(), true, 'ready after the retry')
+})
+
+t.test('close() stops the retries and closes both apps and the session store', async (t) => {
+  const { provider, service, store } = await startedWhileDown(t)
+  const attempts = provider.calls.length
+  await service.close()
+  mock.timers.tick(60_000)
+  await until(() => provider.calls.length > attempts)
+  t.equal(provider.calls.length, attempts, 'no attempt after close()')
+  t.ok(store.closed, 'the session store is closed')
+  await t.rejects(service.checkApp.inject({ method: 'GET', url: '/' }), 'the check app is closed')
+  await t.rejects(service.opsApp.inject({ method: 'GET', url: '/healthz' }), 'the ops app is closed')
+})
+
+t.test('without an injected store, SESSION_STORE_TYPE picks it (cookie by default)', async (t) => {
+  const { service } = serviceOf(t, fakeProvider().fetch, { injectStore: false })
+  t.equal(service.sessionStore.kind, 'cookie')
+})
+
+t.test('a failure while verifying that is not a verdict on the token (a bug) is logged as an error and denied', async (t) => {
+  const provider = fakeProvider()
+  let broken = false
+  const { service, lines } = serviceOf(t, provider.fetch, {
+    now: () => {
+      if (broken) throw new Error('clock unavailable')
+      return NOW
+    },
+  })
+  await service.startIssuers()
+  const token = await provider.sign()
+  broken = true
+  const response = await check(service, '/api/x', { authorization: `Bearer ${token}` })
+  t.equal(response.statusCode, 401)
+  t.match(lines().filter((line) => line.level === 50), [{ msg: 'unexpected error while verifying a credential', err: { message: 'clock unavailable' } }])
+})
+
+const KUBERNETES_ISSUER = 'https://kubernetes.default.svc.cluster.local'
+const CI_ISSUER = 'https://ci.example.com'
+const EXTRA_ISSUERS: Partial<Config> = {
+  extraIssuers: [
+    { issuer: KUBERNETES_ISSUER, audience: '' },
+    { issuer: CI_ISSUER, audience: 'ci-audience' },
+  ],
+  audiences: ['authservice'],
+}
+
+t.test('EXTRA_JWT_ISSUERS: each issuer with its audience (a bare one takes AUDIENCES); the cluster\'s issuer is asked with the pod\'s token', async (t) => {
+  const provider = fakeProvider([ISSUER, KUBERNETES_ISSUER, CI_ISSUER])
+  const { service } = serviceOf(t, provider.fetch, { config: EXTRA_ISSUERS, kubernetes: { token: () => 'pod-token', ca: undefined } })
+  await service.startIssuers()
+  const asked = (issuer: string) => provider.calls.filter((c) => c.url.startsWith(issuer)).map((c) => c.headers.authorization)
+  t.same(asked(KUBERNETES_ISSUER), ['Bearer pod-token', 'Bearer pod-token'], 'discovery and keys, with the service-account token')
+  t.same(asked(CI_ISSUER), [undefined, undefined], 'any other issuer without it')
+
+  for (const [name, iss, aud, status] of [
+    ['a service-account token for AUDIENCES', KUBERNETES_ISSUER, 'authservice', 200],
+    ['a service-account token for another audience', KUBERNETES_ISSUER, 'ci-audience', 401],
+    ['a CI token for its own audience', CI_ISSUER, 'ci-audience', 200],
+    ['a CI token for AUDIENCES', CI_ISSUER, 'authservice', 401],
+  ] as const) {
+    const response = await check(service, '/api/x', { authorization: `Bearer ${await provider.sign({ iss, aud })}` })
+    t.equal(response.statusCode, status, name)
+  }
+})
+
+t.test('before the kubelet wrote the pod\'s token, the cluster\'s issuer is asked without one', async (t) => {
+  const provider = fakeProvider([ISSUER, KUBERNETES_ISSUER])
+  const { service } = serviceOf(t, provider.fetch, { config: { extraIssuers: [{ issuer: KUBERNETES_ISSUER, audience: '' }] }, kubernetes: { token: () => undefined, ca: undefined } })
+  await service.startIssuers()
+  t.same(provider.calls.filter((c) => c.url.startsWith(KUBERNETES_ISSUER)).map((c) => c.headers.authorization), [undefined, undefined])
+})
+
+t.test('CA_BUNDLE, and the cluster CA for the cluster\'s issuer: the provider is reached through a fetch trusting them', async (t) => {
+  const provider = fakeProvider([ISSUER, KUBERNETES_ISSUER])
+  const trusted: Array<{ ca: string; url: string }> = []
+  const { createService: createMockedService } = await t.mockImport<typeof import('../../src/service.js')>('../../src/service.js', {
+    '../../src/oidc/fetch.js': {
+      createFetchWithCa: (ca: string): Fetch => (url, init) => (trusted.push({ ca, url }), provider.fetch(url, init)),
+    },
+  })
+  const injected: Fetch = async (url) => t.fail(`the injected fetch was used for ${url}`) as never
+  const cases = [
+    ['CA_BUNDLE', { caBundle: 'BUNDLE-PEM' }, undefined, ['BUNDLE-PEM', 'BUNDLE-PEM']],
+    ['cluster CA', { extraIssuers: [{ issuer: KUBERNETES_ISSUER, audience: '' }] }, { token: () => 'pod-token', ca: 'CLUSTER-CA' }, ['CLUSTER-CA', 'CLUSTER-CA']],
+  ] as const
+  for (const [name, overrides, kubernetes, expected] of cases) {
+    trusted.length = 0
+    const service = createMockedService(config(overrides), {
+      logger: createLogger('silent'),
+      clock: { now: () => NOW },
+      fetch: name === 'CA_BUNDLE' ? injected : provider.fetch,
+      ...(kubernetes ? { kubernetes } : {}),
+    })
+    t.teardown(() => service.close())
+    await service.startIssuers()
+    t.same(trusted.map((call) => call.ca), expected, `${name}: discovery and keys`)
+    t.ok(service.isReady(), `${name}: ready`)
+  }
+})
+
+t.test('a provider that re-keys under a kid in use: tokens of the old key leave the cache at once, counted and logged', async (t) => {
+  const provider = fakeProvider()
+  const second = await createTestKey()
+  provider.publish(KEY, second)
+  let now = NOW
+  const { service, lines } = serviceOf(t, provider.fetch, { now: () => now })
+  await service.startIssuers()
+  const bearer = async (key: TestKey) => check(service, '/api/x', { authorization: `Bearer ${await provider.sign({}, key)}` })
+  const [oldToken, secondToken] = [await provider.sign(), await provider.sign({}, second)]
+  const ask = (token: string) => check(service, '/api/x', { authorization: `Bearer ${token}` })
+  t.equal((await ask(oldToken)).statusCode, 200, 'verified, and now cached')
+  t.equal((await ask(secondToken)).statusCode, 200)
+
+  // The provider replaces the key under KEY's kid and withdraws the second one.
+  const replacement = await createTestKey('RS256', KEY.kid)
+  provider.publish(replacement)
+  now += 10_000 // past the key set's refetch limit
+  const keyFetches = () => provider.calls.filter((call) => call.url === `${ISSUER}/keys`).length
+  t.equal((await bearer(replacement)).statusCode, 401, 'the first token of the new key: refused, and the keys fetched again (a bearer check never waits for it)')
+  await until(() => keyFetches() === 2 && lines().some((line) => line.kid !== undefined))
+  t.equal((await bearer(replacement)).statusCode, 200, 'the next one is allowed')
+  t.equal((await ask(oldToken)).statusCode, 401, 'the old key\'s token, cached as valid before, is refused')
+  t.equal((await ask(secondToken)).statusCode, 401, 'so is the withdrawn key\'s')
+  t.match(lines().filter((line) => line.component === 'issuer' && line.kid !== undefined), [
+    { level: 30, issuer: ISSUER, kid: KEY.kid, msg: /^signing key replaced under the same kid/ },
+  ], 'one line, for the replaced key')
+  const metrics = await service.metrics.registry.metrics()
+  t.match(metrics, new RegExp(`^authservice_jwks_key_changes_total\\{issuer="${ISSUER}"\\} 1$`, 'm'))
+  t.match(metrics, new RegExp(`^authservice_jwks_refreshes_total\\{issuer="${ISSUER}",result="ok"\\} 2$`, 'm'))
+})
