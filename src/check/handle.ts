@@ -69,6 +69,9 @@ export function createHandler(options: HandleOptions): (request: CheckRequest) =
         return login.signOut(flowRequest)
       case 'after-logout':
         return login.afterLogout()
+      case 'start':
+        // The page to come back to is `rd` (login.start keeps it only if it is a safe relative path).
+        return login.start({ ...flowRequest, target: new URLSearchParams(flowRequest.query).get('rd') ?? '/' })
     }
   }
 

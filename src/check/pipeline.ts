@@ -14,7 +14,7 @@ import { createCredentialSources, type SourcesDependencies } from '../credential
 import { parseCookies } from '../session/cookies.js'
 import { decide, type CredentialOutcome, type Decision } from './decision.js'
 import { createPrefixMatcher, normalizePath, splitTarget } from './path.js'
-import { prefixPath, stripCheckPathPrefix, type CheckRequest } from './request.js'
+import { stripCheckPathPrefix, type CheckRequest } from './request.js'
 import { createRequestClassifier } from './request-kind.js'
 
 export type { CheckRequest } from './request.js'
@@ -96,9 +96,10 @@ async function authenticate(sources: readonly CredentialSource[], request: { hea
 
 export function createChecker(deps: CheckerDependencies): (request: CheckRequest, options?: CheckOptions) => Promise<CheckResult> {
   const { config } = deps
-  // oidc-authservice always skipped its own prefix (its pages); the callback and logout that live
-  // under it are answered before this matcher is consulted.
-  const isSkipPath = createPrefixMatcher([...config.skipAuthUrls, prefixPath(config.urlPrefix)])
+  // The service's own endpoints under AUTHSERVICE_URL_PREFIX are answered before the check
+  // (check/endpoints.ts); any other path under the prefix is checked like every path, never passed
+  // upstream unauthenticated (oidc-authservice skipped the whole prefix).
+  const isSkipPath = createPrefixMatcher(config.skipAuthUrls)
   const classify = createRequestClassifier(config.apiRoutes)
   const sources = deps.sources ?? createCredentialSources(config, deps)
   const policy = { groupsAllowlist: config.groupsAllowlist, allowedEmailDomains: config.allowedEmailDomains }

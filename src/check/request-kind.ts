@@ -1,5 +1,5 @@
 /** Tells an API call (answered 401) from a browser navigation (redirected to login) for an unauthenticated request. */
-import { createPrefixMatcher, type NormalizedPath } from './path.js'
+import type { NormalizedPath } from './path.js'
 
 export type RequestKind = 'api' | 'navigation'
 
@@ -65,19 +65,41 @@ function isNavigationMethod(method: string): boolean {
 }
 
 /**
+ * True for `Bearer <something>` (scheme case-insensitive, RFC 7235 §2.1): a browser never sends one on
+ * a navigation, so whoever sends one is a program, however it is refused. The dashboard's empty
+ * `Bearer` on its XHRs is not one (it falls back to the session cookie, and to the other signals).
+ */
+function carriesBearerCredential(authorization: string | undefined): boolean {
+  if (authorization === undefined || authorization.length < 8 || !equalsIgnoreAsciiCase(authorization, 0, 7, 'bearer ')) return false
+  for (let i = 7; i < authorization.length; i++) if (!isWhitespace(authorization.charCodeAt(i))) return true
+  return false
+}
+
+/**
+ * API_ROUTES as one regular expression: each entry matches anywhere in the normalised path, as
+ * oauth2-proxy's `api_routes` do (`/apis/` matches `/pipeline/apis/v2beta1/runs`). Undefined when
+ * there is none.
+ */
+function apiRoutesPattern(apiRoutes: readonly string[]): RegExp | undefined {
+  return apiRoutes.length === 0 ? undefined : new RegExp(apiRoutes.map((source) => `(?:${source})`).join('|'))
+}
+
+/**
  * Builds the classifier. Signals are checked cheapest first; any one makes the request an API call.
  * With none it is a navigation: Kubeflow's stock Envoy filter forwards only authorization, cookie and
  * x-auth-token, so a bare GET is most likely a browser.
  */
 export function createRequestClassifier(apiRoutes: readonly string[]): (request: ClassifiedRequest) => RequestKind {
-  const isApiRoute = createPrefixMatcher(apiRoutes)
+  const apiRoute = apiRoutesPattern(apiRoutes)
   return ({ method, path, headers }) => {
     const fetchMode = headers['sec-fetch-mode']
     if (fetchMode !== undefined && !equalsIgnoreAsciiCase(fetchMode, 0, fetchMode.length, 'navigate')) return 'api'
     if (headers['x-requested-with'] !== undefined) return 'api'
+    if (carriesBearerCredential(headers.authorization)) return 'api'
     if (!isNavigationMethod(method)) return 'api'
     const accept = headers['accept']
     if (accept !== undefined && acceptSignalsApi(accept)) return 'api'
-    return isApiRoute(path) ? 'api' : 'navigation'
+    // An ambiguous path (read differently by the upstream) matches no route, as with skip paths.
+    return apiRoute !== undefined && !path.ambiguous && apiRoute.test(path.path) ? 'api' : 'navigation'
   }
 }

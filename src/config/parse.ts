@@ -87,6 +87,16 @@ export const isHttpUrl = (value: string): boolean => /^https?:\/\/./i.test(value
 
 export const path: Parser<string> = (value) => (value.startsWith('/') ? ok(value) : fail('must be a path starting with /'))
 
+/** A JavaScript regular expression's source, checked to compile (the check compiles it again, once). */
+export const regexSource: Parser<string> = (value) => {
+  try {
+    new RegExp(value)
+    return ok(value)
+  } catch {
+    return fail(`is not a valid regular expression: ${value}`)
+  }
+}
+
 /** Kept byte-for-byte: a redirect_uri must match what the provider registered exactly. */
 export const urlOrPath: Parser<string> = (value) =>
   value.startsWith('/') || isHttpUrl(value) ? ok(value) : fail('must be an absolute http(s) URL or a path starting with /')

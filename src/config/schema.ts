@@ -57,6 +57,13 @@ const unimplemented = (name: string, description: string) =>
 
 const port = p.integer(1, 65535)
 const paths = p.list(p.path)
+/**
+ * Kubeflow's APIs, called by its web apps and SDKs, never navigated to: the dashboard's and every
+ * web app's `…/api/` (notebooks, volumes, tensorboards, models), Kubernetes-style `…/apis/`
+ * (pipelines), ML Metadata's gRPC-web service, Katib's `fetch_…`/`create_…` handlers and the
+ * Pipelines UI's own backend calls.
+ */
+const KUBEFLOW_API_ROUTES = '/api/,/apis/,^/ml_metadata,^/katib/[a-z]+_[a-z_]+/,^/pipeline/system/,^/pipeline/k8s/,^/pipeline/visualizations/'
 const words = p.list(p.text)
 /** SECURE_COOKIES also takes Go's boolean spellings (lower-cased by `choice`). */
 const secureCookies = p.choice<SecureCookies>({ auto: 'auto', true: 'true', t: 'true', 1: 'true', false: 'false', f: 'false', 0: 'false' })
@@ -87,13 +94,13 @@ export const VARS = {
 
   // --- URLs and paths ---
   AUTHSERVICE_URL_PREFIX: v('AUTHSERVICE_URL_PREFIX', '/authservice/', p.urlPrefix,
-    "Public path or URL of the service's own endpoints; a trailing / is added. Its path never needs authentication."),
+    "Public path or URL of the service's own endpoints (logout, sign_out, start, site/after_logout); a trailing / is added. Any other path under it is checked like every path."),
   SKIP_AUTH_URLS: v('SKIP_AUTH_URLS', '', paths,
     'Comma list of path prefixes allowed without authentication (Kubeflow: /dex).'),
   SKIP_AUTH_URI: v('SKIP_AUTH_URI', '', p.list(p.path, p.splitWords),
     'Legacy space-separated form of SKIP_AUTH_URLS (oidc-authservice 28c59ef); merged with it.'),
-  API_ROUTES: v('API_ROUTES', '/api/,/apis/,/ml_metadata', paths,
-    'Comma list of path prefixes treated as API calls: answered 401 instead of a login redirect.'),
+  API_ROUTES: v('API_ROUTES', KUBEFLOW_API_ROUTES, p.list(p.regexSource),
+    'Comma list of regular expressions, each matched anywhere in the normalised path (as oauth2-proxy api_routes): a match is an API call, answered 401 instead of a login redirect.'),
   CHECK_PATH_PREFIX: v('CHECK_PATH_PREFIX', '', p.checkPathPrefix,
     'Prefix Envoy adds to checked paths (ext_authz path_prefix), stripped before matching.'),
   AFTER_LOGIN_URL: v('AFTER_LOGIN_URL', undefined, p.urlOrPath,

@@ -44,7 +44,7 @@ export interface Config {
   readonly urlPrefix: string
   /** SKIP_AUTH_URLS (+ legacy SKIP_AUTH_URI): path prefixes answered 200 without authentication. Does not include the prefix path. */
   readonly skipAuthUrls: readonly string[]
-  /** API_ROUTES: path prefixes always treated as API calls (default `/api/,/apis/,/ml_metadata`). */
+  /** API_ROUTES: regular expressions (sources, checked to compile), matched anywhere in the normalised path: API calls. */
   readonly apiRoutes: readonly string[]
   /** CHECK_PATH_PREFIX: stripped from the checked path when Envoy adds a `path_prefix`. Default empty. */
   readonly checkPathPrefix: string

@@ -63,7 +63,8 @@ const SESSION_SECRETS = Buffer.alloc(32, 42).toString('base64')
 
 /** The overlay's configuration with only what points at a cluster swapped for the test's. */
 function serviceEnv(env: Record<string, string>, dex: { issuer: string; clientSecret: string }): Record<string, string> {
-  return { ...env, OIDC_PROVIDER: dex.issuer, CLIENT_SECRET: dex.clientSecret, SESSION_SECRETS }
+  // `/public`: a skip path the test gateway routes to the echo upstream, to see what a skip path forwards.
+  return { ...env, OIDC_PROVIDER: dex.issuer, CLIENT_SECRET: dex.clientSecret, SESSION_SECRETS, SKIP_AUTH_URLS: `${env.SKIP_AUTH_URLS},/public` }
 }
 
 async function gateway(t: Test, options: { env: Record<string, string>; filter: Record<string, unknown>; upstream: EchoUpstream; dex: Dex; waitReady?: boolean }): Promise<Envoy> {
@@ -129,7 +130,7 @@ for (const wiring of WIRINGS) {
     })
 
     await t.test('skip paths pass without identity; /dex is reachable without a session', async (t) => {
-      const response = await fetch(`${envoy.url}${prefix}site/help`, { headers: { 'kubeflow-userid': 'attacker@example.com', 'kubeflow-groups': 'admins' } })
+      const response = await fetch(`${envoy.url}/public/help`, { headers: { 'kubeflow-userid': 'attacker@example.com', 'kubeflow-groups': 'admins' } })
       t.equal(response.status, 200)
       const echoed = (await response.json()) as EchoedRequest
       t.same(linesOf(echoed, 'kubeflow-userid'), [], 'no kubeflow-userid upstream')

@@ -73,5 +73,7 @@ export async function startAuthservice(env: Record<string, string>, options: Sta
 
 /** The env a Kubeflow operator sets for oidc-authservice, pointed at a test Dex. */
 export function kubeflowEnv(dex: Provider): Record<string, string> {
-  return { ...kubeflowParams(dex), SERVER_PORT: '8080', READINESS_PROBE_PORT: '8081' }
+  // `/public`: a skip path that the test gateways route to the echo upstream (Kubeflow's `/dex` goes to
+  // Dex), so a test can see what a skip path forwards.
+  return { ...kubeflowParams(dex), SKIP_AUTH_URLS: '/dex,/public', SERVER_PORT: '8080', READINESS_PROBE_PORT: '8081' }
 }

@@ -525,7 +525,7 @@ t.test('spoofed forwarding and identity headers: no Location from Host or X-Forw
     const lines = (name: string) => echoed.headerLines.filter(([header]) => header === name).map(([, value]) => value)
     t.same(lines('kubeflow-userid'), ['alice@example.com'], `${mode}: exactly one kubeflow-userid upstream, ours`)
     t.same(lines('kubeflow-groups'), ['kubeflow-admins,team-a'], `${mode}: exactly one kubeflow-groups upstream, ours`)
-    const skipped = await send(`${gateway.envoy.url}/authservice/site/x`, { headers: { ...API, ...identity } })
+    const skipped = await send(`${gateway.envoy.url}/public/x`, { headers: { ...API, ...identity } })
     const skippedEcho = JSON.parse(skipped.body) as EchoedRequest
     t.same(skippedEcho.headerLines.filter(([header]) => header.startsWith('kubeflow-')), [], `${mode}: none on a skip path`)
     const before = upstream.received.length

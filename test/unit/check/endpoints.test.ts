@@ -1,20 +1,26 @@
-/** The service's own endpoints, answered inside the check: callback, logout, sign_out, after_logout. */
+/** The service's own endpoints, answered inside the check: callback, logout, sign_out, after_logout, start. */
 import t from 'tap'
 import { normalizePath } from '../../../src/check/path.js'
 import { createEndpointMatcher } from '../../../src/check/endpoints.js'
 
 const KUBEFLOW = { redirectUrl: '/authservice/oidc/callback', urlPrefix: '/authservice/' }
 
-t.test('the Kubeflow defaults: callback, logout, sign_out and after_logout under /authservice/', async (t) => {
+t.test('the Kubeflow defaults: callback, logout, sign_out, after_logout and start under /authservice/', async (t) => {
   const match = createEndpointMatcher(KUBEFLOW)
   const cases: [method: string, path: string, endpoint: string | undefined][] = [
     ['GET', '/authservice/oidc/callback', 'callback'],
     ['HEAD', '/authservice/oidc/callback', 'callback'],
     ['POST', '/authservice/logout', 'logout'],
+    // The Kubeflow 1.9.0 dashboard POSTs its LOGOUT_URL (/oauth2/sign_out); later ones GET it.
+    ['POST', '/authservice/sign_out', 'logout'],
     ['GET', '/authservice/sign_out', 'sign-out'],
+    ['GET', '/authservice/logout', 'sign-out'],
     ['HEAD', '/authservice/sign_out', 'sign-out'],
     ['GET', '/authservice/site/after_logout', 'after-logout'],
+    ['GET', '/authservice/start', 'start'],
     ['GET', '/jupyter/', undefined],
+    ['GET', '/authservice/', undefined],
+    ['GET', '/authservice/site/themes/kubeflow/styles.css', undefined],
   ]
   for (const [method, path, endpoint] of cases) t.equal(match(method, normalizePath(path)), endpoint, `${method} ${path}`)
 })
@@ -23,10 +29,10 @@ t.test('each endpoint answers only its methods; others fall through to the check
   const match = createEndpointMatcher(KUBEFLOW)
   const cases: [method: string, path: string][] = [
     ['POST', '/authservice/oidc/callback'],
-    ['GET', '/authservice/logout'],
     ['DELETE', '/authservice/logout'],
-    ['POST', '/authservice/sign_out'],
+    ['PUT', '/authservice/sign_out'],
     ['PUT', '/authservice/site/after_logout'],
+    ['POST', '/authservice/start'],
     ['get', '/authservice/oidc/callback'],
   ]
   for (const [method, path] of cases) t.equal(match(method, normalizePath(path)), undefined, `${method} ${path}`)

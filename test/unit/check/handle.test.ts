@@ -92,6 +92,9 @@ t.test('the service\'s own endpoints are answered by the login handlers, never b
     ['logout', { method: 'POST', target: '/authservice/logout', headers: {} }, 'logout', 201, 'logout'],
     ['sign-out', get('/authservice/sign_out?rd=%2F'), 'signOut', 302, 'logout'],
     ['the after-logout page', get('/authservice/site/after_logout'), 'afterLogout', 401, 'after-logout'],
+    ["the 1.9.0 dashboard's POST to sign_out", { method: 'POST', target: '/authservice/sign_out', headers: {} }, 'logout', 201, 'logout'],
+    ['a navigation to logout', get('/authservice/logout'), 'signOut', 302, 'logout'],
+    ["oauth2-proxy's login entry", get('/authservice/start?rd=%2Fpipeline%2F'), 'start', 302, 'login'],
   ]
   for (const [name, request, handler, status, outcome] of cases) {
     const h = harness()
@@ -118,6 +121,14 @@ t.test('the handlers get the query, the parsed cookies and the scheme the client
       scheme: 'https',
     },
   )
+})
+
+t.test('the login entry starts a login back to rd, whatever else the path holds', async (t) => {
+  const h = harness()
+  await h.handle(get('/authservice/start?rd=%2Fpipeline%2F%23%2Fruns'))
+  await h.handle(get('/authservice/start'))
+  t.same(h.calls.map((call) => call.request!.target), ['/pipeline/#/runs', '/'], 'rd, or the start page without one')
+  t.same(h.checks, [], 'no check')
 })
 
 t.test('gRPC\'s scheme wins over a client-influenced x-forwarded-proto', async (t) => {

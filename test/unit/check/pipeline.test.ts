@@ -65,7 +65,8 @@ t.test('a valid Dex token is allowed as its email, with its groups and the ID to
   const result = await check(get('/jupyter/', bearer('alice.jwt')))
   t.same(result.decision, {
     outcome: 'allow',
-    kind: 'navigation',
+    // Whoever sends a bearer token is a program: browsers never send one on a navigation.
+    kind: 'api',
     reason: 'CREDENTIAL_VALID',
     identity: { userId: 'alice@example.com', groups: ['team-a'], email: 'alice@example.com', idToken: 'alice.jwt' },
     via: 'authorization',
@@ -77,8 +78,6 @@ t.test('skip paths are answered without verifying any credential', async (t) => 
   const cases: [name: string, overrides: Partial<Config>, target: string][] = [
     ['SKIP_AUTH_URLS matches its prefix', {}, '/dex/auth?client_id=x'],
     ['SKIP_AUTH_URLS matches the entry itself', {}, '/dex'],
-    ['the AUTHSERVICE_URL_PREFIX path is always skipped', {}, '/authservice/site/after_logout'],
-    ['an absolute AUTHSERVICE_URL_PREFIX is skipped by its path', { urlPrefix: 'https://kubeflow.example.com/login/' }, '/login/x'],
     ['CHECK_PATH_PREFIX (Envoy path_prefix) is stripped before matching', { checkPathPrefix: '/ext-authz' }, '/ext-authz/dex/auth'],
   ]
   for (const [name, overrides, target] of cases) {
@@ -106,6 +105,9 @@ t.test('paths that only look like skip paths are checked (a navigation goes to t
     ['the query string cannot make a path a skip path', {}, '/notebooks?/dex', 'login'],
     ['a path without CHECK_PATH_PREFIX is not stripped', { checkPathPrefix: '/ext-authz' }, '/jupyter/', 'login'],
     ['an absolute AUTHSERVICE_URL_PREFIX does not skip its host part', { urlPrefix: 'https://kubeflow.example.com/login/' }, '/authservice/x', 'login'],
+    ['a path under AUTHSERVICE_URL_PREFIX that is not an endpoint is checked like any other', {}, '/authservice/site/themes/x.css', 'login'],
+    ['so is the prefix itself', {}, '/authservice/', 'login'],
+    ['and under an absolute prefix, its path', { urlPrefix: 'https://kubeflow.example.com/login/' }, '/login/x', 'login'],
   ]
   for (const [name, overrides, target, outcome] of cases) {
     const { check } = checker(overrides)
@@ -154,14 +156,25 @@ t.test('credentials', async (t) => {
     t.same(xhr.decision, { outcome: 'unauthenticated', kind: 'api', reason: 'NO_CREDENTIAL', codes: [] }, 'an XHR too')
   })
 
-  t.test('a navigation with a refused token is sent to the login, keeping the code for the log', async (t) => {
-    const { check } = checker()
-    t.same((await check(get('/jupyter/', bearer('expired.jwt')))).decision, {
+  t.test('a navigation with a refused credential is sent to the login, keeping the code for the log', async (t) => {
+    const { check } = checker({ idTokenCookie: 'id_token' })
+    t.same((await check(get('/jupyter/', { cookie: 'id_token=expired.jwt' }))).decision, {
       outcome: 'login',
       kind: 'navigation',
       reason: 'LOGIN_REQUIRED',
       codes: ['ERR_TOKEN_EXPIRED'],
     })
+  })
+
+  t.test('a refused bearer token on a page path is a 401 invalid_token, never a login redirect (curl, SDKs)', async (t) => {
+    const { check } = checker()
+    t.same((await check(get('/pipeline/apis/v2beta1/runs', bearer('expired.jwt')))).decision, {
+      outcome: 'unauthenticated',
+      kind: 'api',
+      reason: 'CREDENTIAL_REJECTED',
+      codes: ['ERR_TOKEN_EXPIRED'],
+    })
+    t.match((await check(get('/jupyter/', bearer('garbage')))).decision, { outcome: 'unauthenticated', kind: 'api', reason: 'CREDENTIAL_REJECTED' })
   })
 
   t.test('a refused token is answered 401 with its code', async (t) => {
@@ -203,7 +216,7 @@ t.test('credentials', async (t) => {
   t.test('a verified token without the USERID_CLAIM is refused', async (t) => {
     const { check } = checker()
     const result = await check(get('/', bearer('no-email.jwt')))
-    t.same(result.decision, { outcome: 'login', kind: 'navigation', reason: 'LOGIN_REQUIRED', codes: ['ERR_IDENTITY_CLAIM_MISSING'] })
+    t.same(result.decision, { outcome: 'unauthenticated', kind: 'api', reason: 'CREDENTIAL_REJECTED', codes: ['ERR_IDENTITY_CLAIM_MISSING'] })
   })
 
   t.test('identity settings from the config shape the identity', async (t) => {
@@ -238,7 +251,7 @@ t.test('the identity provider', async (t) => {
   t.test('keys that cannot be fetched make the answer "unavailable", not "invalid token"', async (t) => {
     const { check } = checker({ idTokenCookie: 'id_token' })
     const result = await check(get('/', { authorization: 'Bearer expired.jwt', cookie: 'id_token=no-keys.jwt' }))
-    t.same(result.decision, { outcome: 'unavailable', kind: 'navigation', reason: 'PROVIDER_UNAVAILABLE' })
+    t.same(result.decision, { outcome: 'unavailable', kind: 'api', reason: 'PROVIDER_UNAVAILABLE' })
   })
 
   t.test('another credential that verifies still gets in while keys are unavailable', async (t) => {
@@ -277,7 +290,7 @@ t.test('a verifier bug fails closed and is reported', async (t) => {
   t.same(seen, [bug], 'the unexpected error is handed to onUnexpectedError')
 
   const silent = createChecker({ config: config(), verifier, providerReady: () => true })
-  t.match((await silent(get('/', bearer('alice.jwt')))).decision, { outcome: 'login', codes: ['ERR_TOKEN_MALFORMED'] }, 'without a reporter it still fails closed')
+  t.match((await silent(get('/', bearer('alice.jwt')))).decision, { outcome: 'unauthenticated', codes: ['ERR_TOKEN_MALFORMED'] }, 'without a reporter it still fails closed')
 })
 
 t.test('sessions', async (t) => {
@@ -429,7 +442,7 @@ t.test('sessions', async (t) => {
   t.test('keys unavailable for a bearer JWT while the session ended: retry, and the ended cookie is still cleared', async (t) => {
     const { check } = withSessions({ [TICKET]: { status: 'ended', code: 'ERR_TOKEN_EXPIRED' } })
     const result = await check(get('/jupyter/', { ...bearer(NO_KEYS_JWT), ...cookie(TICKET) }))
-    t.same(result.decision, { outcome: 'unavailable', kind: 'navigation', reason: 'PROVIDER_UNAVAILABLE' })
+    t.same(result.decision, { outcome: 'unavailable', kind: 'api', reason: 'PROVIDER_UNAVAILABLE' })
     t.equal(result.sessionEnded, true)
   })
 
@@ -468,7 +481,7 @@ t.test('a dry run changes nothing and says what each source established', async 
     { source: 'authorization', result: { status: 'rejected', code: 'ERR_TOKEN_MALFORMED' } },
     { source: 'session-cookie', result: { status: 'rejected', code: 'ERR_SESSION_INVALID' } },
   ])
-  t.same(dry.decision, { outcome: 'login', kind: 'navigation', reason: 'LOGIN_REQUIRED', codes: ['ERR_TOKEN_MALFORMED', 'ERR_SESSION_INVALID'] })
+  t.same(dry.decision, { outcome: 'unauthenticated', kind: 'api', reason: 'CREDENTIAL_REJECTED', codes: ['ERR_TOKEN_MALFORMED', 'ERR_SESSION_INVALID'] })
 
   const live = await check(request)
   t.same(runs, [true, false], 'the service runs with side effects')

@@ -2,8 +2,10 @@
 import t from 'tap'
 import { normalizePath } from '../../../src/check/path.js'
 import { createRequestClassifier, type RequestKind } from '../../../src/check/request-kind.js'
+import { kubeflowConfig } from '../../fixtures/config.js'
 
-const classify = createRequestClassifier(['/api/', '/apis/', '/ml_metadata'])
+/** Kubeflow's API routes, as the configuration's defaults give them. */
+const classify = createRequestClassifier(kubeflowConfig().apiRoutes)
 
 type Headers = Record<string, string | undefined>
 
@@ -16,7 +18,12 @@ const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/
 t.test('headers', async (t) => {
   const cases: [name: string, headers: Headers, kind: RequestKind][] = [
     ['a bare GET (stock Kubeflow Envoy filter) is a navigation', {}, 'navigation'],
-    ['only forwarded auth headers is a navigation', { cookie: 'a=b', authorization: 'Bearer x' }, 'navigation'],
+    ['only forwarded auth headers (a cookie, the dashboard\'s empty Bearer) is a navigation', { cookie: 'a=b', authorization: 'Bearer ' }, 'navigation'],
+    ['a bearer credential is never a navigation: browsers never send one', { authorization: 'Bearer x' }, 'api'],
+    ['the bearer scheme compares case-insensitively', { authorization: 'bEARER x' }, 'api'],
+    ['a Bearer of spaces carries no credential', { authorization: 'Bearer    ' }, 'navigation'],
+    ['another scheme is not a bearer credential', { authorization: 'Basic YWxpY2U6eA==' }, 'navigation'],
+    ['a scheme that only starts with bearer is not one', { authorization: 'Bearerx y' }, 'navigation'],
     ['sec-fetch-mode navigate is a navigation', { 'sec-fetch-mode': 'navigate' }, 'navigation'],
     ['sec-fetch-mode compares case-insensitively', { 'sec-fetch-mode': 'Navigate' }, 'navigation'],
     ['sec-fetch-mode cors is an API call', { 'sec-fetch-mode': 'cors' }, 'api'],
@@ -73,11 +80,15 @@ t.test('methods', async (t) => {
 t.test('paths', async (t) => {
   const cases: [name: string, path: string, kind: RequestKind][] = [
     ['an API route is an API call', '/api/workgroup/env-info', 'api'],
-    ['an API route without its trailing slash is an API call', '/api', 'api'],
+    ['an API route matches anywhere in the path (oauth2-proxy api_routes)', '/jupyter/api/namespaces/kubeflow-user/notebooks', 'api'],
+    ['the route text must be there: /api alone is not /api/', '/api', 'navigation'],
     ['a Kubernetes-style API route is an API call', '/apis/v1beta1/pipelines', 'api'],
-    ['a gRPC-web method path only sharing the metadata route text is a navigation', '/ml_metadata.MetadataStoreService/GetArtifacts', 'navigation'],
-    ['a path below the metadata route is an API call', '/ml_metadata/x', 'api'],
-    ['the metadata route itself is an API call', '/ml_metadata', 'api'],
+    ['the Pipelines API behind its prefix is an API call', '/pipeline/apis/v2beta1/runs', 'api'],
+    ['the ML Metadata gRPC-web service is an API call', '/ml_metadata.MetadataStoreService/GetArtifacts', 'api'],
+    ['an anchored route matches only at the start', '/x/ml_metadata/y', 'navigation'],
+    ['Katib\'s fetch handlers are API calls', '/katib/fetch_experiments/', 'api'],
+    ['Katib\'s pages are navigations', '/katib/experiment/mnist', 'navigation'],
+    ['the Pipelines UI\'s backend calls are API calls', '/pipeline/system/cluster-name', 'api'],
     ['a longer segment sharing an API route is a navigation', '/apix', 'navigation'],
     ['a different case is a navigation', '/API/x', 'navigation'],
     ['the central dashboard is a navigation', '/', 'navigation'],

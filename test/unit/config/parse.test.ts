@@ -88,6 +88,11 @@ t.test('paths start with a slash', async (t) => {
   t.equal(problemOf(p.path('dex')), 'must be a path starting with /')
 })
 
+t.test('a regular expression is kept as its source once it compiles, and named when it does not', async (t) => {
+  t.equal(valueOf(p.regexSource('^/katib/[a-z]+_')), '^/katib/[a-z]+_')
+  t.equal(problemOf(p.regexSource('(apis')), 'is not a valid regular expression: (apis')
+})
+
 t.test('a URL-or-path is kept byte-for-byte', async (t) => {
   t.equal(valueOf(p.urlOrPath('/authservice/oidc/callback')), '/authservice/oidc/callback')
   t.equal(valueOf(p.urlOrPath('https://Kubeflow.example/cb?x=1')), 'https://Kubeflow.example/cb?x=1')
