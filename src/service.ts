@@ -21,7 +21,9 @@ import type { Config } from './config/types.js'
 import { createFetchWithCa, type Fetch } from './oidc/fetch.js'
 import { createIssuer, type Issuer } from './oidc/issuer.js'
 import { createCachingVerifier } from './oidc/token-cache.js'
-import { createTokenVerifier } from './oidc/token-verifier.js'
+import { createTokenReviewer } from './oidc/token-review.js'
+import { createTokenVerifier, type TokenVerifierOptions } from './oidc/token-verifier.js'
+import type { SourcesDependencies } from './credentials/sources.js'
 import { createMetrics, type Metrics } from './ops/metrics.js'
 
 /** How to reach the Kubernetes API as this pod (for service-account token issuers). */
@@ -30,7 +32,13 @@ export interface KubernetesCredentials {
   token(): string | undefined
   /** The cluster CA (PEM). */
   readonly ca: string | undefined
+  /** The API server's base URL; default `https://kubernetes.default.svc` (tests: a test API server). */
+  readonly apiServer?: string
 }
+
+const API_SERVER = 'https://kubernetes.default.svc'
+/** The issuer of legacy secret-based service-account tokens (KUBERNETES_LEGACY_TOKENS). */
+const LEGACY_SERVICE_ACCOUNT_ISSUER = 'kubernetes/serviceaccount'
 
 export interface ServiceDependencies {
   logger: FastifyBaseLogger
@@ -66,19 +74,24 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
   const providerFetch = config.caBundle ? createFetchWithCa(config.caBundle) : deps.fetch
   const issuerLog = deps.logger.child({ component: 'issuer' })
 
-  const makeIssuer = (issuerUrl: string): Issuer => {
+  /** Calls to the API server carry the pod's own token and trust the cluster CA. */
+  const asPod = (kubernetes: KubernetesCredentials) => ({
+    fetch: kubernetes.ca ? createFetchWithCa(kubernetes.ca) : providerFetch,
+    headers: (): Record<string, string> => {
+      const token = kubernetes.token()
+      return token ? { authorization: `Bearer ${token}` } : {}
+    },
+  })
+  /** `cluster`: the API server's own keys (KUBERNETES_TOKENS), read as this pod, with no discovery. */
+  const makeIssuer = (issuerUrl: string, cluster?: { kubernetes: KubernetesCredentials; jwksUri: string }): Issuer => {
+    const jwksUri = cluster?.jwksUri
     // The cluster's own issuer serves discovery to authenticated callers only; use the pod's token.
-    const kubernetes = deps.kubernetes && KUBERNETES_HOSTS.test(new URL(issuerUrl).hostname) ? deps.kubernetes : undefined
+    const kubernetes = cluster?.kubernetes ?? (deps.kubernetes && KUBERNETES_HOSTS.test(new URL(issuerUrl).hostname) ? deps.kubernetes : undefined)
     return createIssuer({
       issuer: issuerUrl,
       clock: deps.clock,
-      fetch: kubernetes?.ca ? createFetchWithCa(kubernetes.ca) : providerFetch,
-      headers: kubernetes
-        ? (): Record<string, string> => {
-            const token = kubernetes.token()
-            return token ? { authorization: `Bearer ${token}` } : {}
-          }
-        : undefined,
+      ...(kubernetes ? asPod(kubernetes) : { fetch: providerFetch }),
+      jwksUri,
       onError: (error, retryInMs) =>
         issuerLog.warn({ issuer: issuerUrl, err: error, retryInMs }, 'identity provider not reachable yet; retrying'),
       onReady: () => issuerLog.info({ issuer: issuerUrl }, 'identity provider discovered, keys loaded'),
@@ -105,11 +118,43 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
   )
   // ID tokens straight from the token endpoint (callback, refresh): for CLIENT_ID only, and a key the
   // provider replaced is fetched and waited for, so logins keep working right after it re-keys.
+  /**
+   * KUBERNETES_TOKENS: the cluster's keys from the API server's `/openid/v1/jwks` (never a discovery
+   * document's jwks_uri), its own verifier (no verified-token cache: a deleted service account must
+   * be refused within KUBERNETES_TOKENREVIEW_CACHE_SECONDS) and the TokenReview.
+   */
+  function createKubernetesTokens(): { issuer: Issuer; source: NonNullable<SourcesDependencies['kubernetes']> } | undefined {
+    const settings = config.kubernetesTokens
+    if (!settings) return undefined
+    if (!deps.kubernetes) deps.logger.warn('KUBERNETES_TOKENS: not running in a cluster (no KUBERNETES_SERVICE_HOST); service-account tokens get "unavailable"')
+    const kubernetes = deps.kubernetes ?? { token: () => undefined, ca: undefined }
+    const apiServer = kubernetes.apiServer ?? API_SERVER
+    const issuer = makeIssuer(settings.issuer, { kubernetes, jwksUri: new URL('/openid/v1/jwks', apiServer).toString() })
+    const trusted: TokenVerifierOptions['issuers'] = [
+      { issuer, audience: settings.audiences, primary: false },
+      ...(settings.legacy ? [{ issuer: { ...issuer, issuer: LEGACY_SERVICE_ACCOUNT_ISSUER }, audience: [], primary: false, legacyServiceAccount: true }] : []),
+    ]
+    const review = settings.tokenReview
+      ? createTokenReviewer({ apiServer, ...asPod(kubernetes), clock: deps.clock, cacheSeconds: settings.reviewCacheSeconds })
+      : undefined
+    return {
+      issuer,
+      source: {
+        verifier: createTokenVerifier({ issuers: trusted, ...verifying }),
+        issuers: new Set(trusted.map((entry) => entry.issuer.issuer)),
+        audiences: settings.audiences,
+        maxLifetimeSeconds: settings.maxLifetimeSeconds,
+        review,
+        keysLoaded: () => issuer.keys.hasKeys(),
+      },
+    }
+  }
   const idTokenVerifier = createTokenVerifier({
     issuers: [{ issuer: primaryIssuer, audience: config.clientId, primary: true }],
     keyRefetch: 'now',
     ...verifying,
   })
+  const kubernetesTokens = createKubernetesTokens()
   const metrics = createMetrics({ tokenCache: verifier.stats })
   // Ready once keys exist: they stay cached through a later outage, so readiness stays too.
   const isReady = () => primaryIssuer.keys.hasKeys()
@@ -136,6 +181,7 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
     verifier,
     sessions,
     providerReady: isReady,
+    kubernetes: kubernetesTokens?.source,
     onUnexpectedError: (error) => deps.logger.error({ err: error }, 'unexpected error while verifying a credential'),
   })
   const respond = createResponder({
@@ -172,7 +218,8 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
   })
   const checkApp = buildCheckApp({ logger: deps.logger, handle })
   const opsApp = buildOpsApp({ logger: deps.logger, metrics, isReady })
-  const allIssuers = [primaryIssuer, ...extraIssuers.map((extra) => extra.issuer)]
+  // The cluster's key set is started and observed with the others; readiness never waits for it.
+  const allIssuers = [primaryIssuer, ...extraIssuers.map((extra) => extra.issuer), ...(kubernetesTokens ? [kubernetesTokens.issuer] : [])]
   // Key fetches are counted; the tokens of a key replaced or withdrawn leave the cache at once.
   for (const { issuer, keys } of allIssuers) {
     keys.observe({

@@ -2,7 +2,8 @@
 // lifted by tests that merely pass through a module. Integration and peer tests cover nothing
 // (they prove behaviour through real Envoy, Dex, Redis and Chromium instead).
 //   test/unit/<path>.test.ts -> src/<path>.ts
-// except the credential sources, which are tested as the list the check runs (sources.test.ts):
+// except the credential sources, which are tested as the list the check runs (sources.test.ts; a
+// source with a test file of its own, such as kubernetes-token.test.ts, is also covered by that file):
 //   test/unit/credentials/sources.test.ts -> every file of src/credentials/
 import { readdirSync } from 'node:fs'
 

@@ -9,7 +9,7 @@ import { ConfigError } from '../errors.js'
 import { unwrap } from './parse.js'
 import { isPublishedKey, isPublishedSecret } from './published-secrets.js'
 import { PREFIX_PLACEHOLDER, VARIABLES, VARS, type Variable } from './schema.js'
-import type { Config, LoadedConfig } from './types.js'
+import type { Config, KubernetesTokens, LoadedConfig } from './types.js'
 
 export type Env = Readonly<Record<string, string | undefined>>
 export type ReadFile = (path: string) => string
@@ -78,6 +78,38 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
     return (typeof value === 'object' ? parse(variable, value.text, value.label) : undefined) ?? ''
   }
 
+  /** KUBERNETES_TOKEN*: read only when KUBERNETES_TOKENS is on (each still validated when set). */
+  function kubernetesTokens(audiences: readonly string[]): KubernetesTokens | undefined {
+    const settings = {
+      issuer: withDefault(VARS.KUBERNETES_TOKEN_ISSUER),
+      listed: optional(VARS.KUBERNETES_TOKEN_AUDIENCES) ?? audiences,
+      apiAudience: withDefault(VARS.KUBERNETES_TOKEN_API_AUDIENCE),
+      maxLifetimeSeconds: withDefault(VARS.KUBERNETES_TOKEN_MAX_LIFETIME_SECONDS),
+      tokenReview: withDefault(VARS.KUBERNETES_TOKENREVIEW),
+      reviewCacheSeconds: withDefault(VARS.KUBERNETES_TOKENREVIEW_CACHE_SECONDS),
+      legacy: withDefault(VARS.KUBERNETES_LEGACY_TOKENS),
+    }
+    if (!withDefault(VARS.KUBERNETES_TOKENS)) return undefined
+    const { issuer, listed, apiAudience, ...rest } = settings
+    // The API server's own audiences: every pod's mounted token carries one of them.
+    const apiAudiences = [issuer, 'https://kubernetes.default.svc', 'https://kubernetes.default.svc.cluster.local', 'kubernetes.default.svc']
+    const named = listed.filter((audience) => apiAudiences.includes(audience))
+    if (named.length > 0 && !apiAudience) {
+      problems.push(`KUBERNETES_TOKEN_AUDIENCES: ${named.join(', ')} is the API server's own audience, which every pod's mounted token carries; set KUBERNETES_TOKEN_API_AUDIENCE=true to accept it on purpose`)
+    }
+    if (extraIssuers.some((extra) => extra.issuer === issuer)) {
+      problems.push(`EXTRA_JWT_ISSUERS: ${issuer} is KUBERNETES_TOKEN_ISSUER; with KUBERNETES_TOKENS=true its tokens are checked by the Kubernetes source (TokenReview) — remove the entry`)
+    }
+    if (apiAudience) {
+      warnings.push("KUBERNETES_TOKEN_API_AUDIENCE: true; every pod's mounted service-account token is accepted through the gateway as its service account")
+    }
+    if (!rest.tokenReview) {
+      warnings.push('KUBERNETES_TOKENREVIEW: false; a service-account token stays accepted until it expires, even after its service account or pod is deleted')
+      if (rest.legacy) problems.push('KUBERNETES_LEGACY_TOKENS: needs KUBERNETES_TOKENREVIEW (a legacy token never expires; only a review sees its secret deleted)')
+    }
+    return { issuer, audiences: [...new Set(apiAudience ? [...listed, ...apiAudiences] : listed)], ...rest }
+  }
+
   const urlPrefix = withDefault(VARS.AUTHSERVICE_URL_PREFIX)
   const derived = (variable: Variable<string>) =>
     withDefault(variable, (variable.default as string).replace(PREFIX_PLACEHOLDER, urlPrefix))
@@ -131,6 +163,7 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
     clockSkewSeconds: withDefault(VARS.JWT_CLOCK_SKEW_SECONDS),
     maxTokenBytes: withDefault(VARS.MAX_TOKEN_BYTES),
     audiences,
+    kubernetesTokens: kubernetesTokens(audiences),
 
     sessionCookieName: withDefault(VARS.SESSION_COOKIE_NAME),
     sessionMaxAgeSeconds: withDefault(VARS.SESSION_MAX_AGE),

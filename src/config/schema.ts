@@ -149,6 +149,24 @@ export const VARS = {
   AUDIENCES: v('AUDIENCES', 'istio-ingressgateway.istio-system.svc.cluster.local', words,
     'Comma list of audiences accepted from EXTRA_JWT_ISSUERS entries given without =audience (service-account tokens).'),
 
+  // --- Kubernetes service-account tokens (machine to machine) ---
+  KUBERNETES_TOKENS: v('KUBERNETES_TOKENS', 'false', p.bool,
+    'Accept Kubernetes service-account tokens as bearer tokens (kubectl create token): signature checked against the API server\'s /openid/v1/jwks, then a TokenReview.'),
+  KUBERNETES_TOKEN_ISSUER: v('KUBERNETES_TOKEN_ISSUER', 'https://kubernetes.default.svc.cluster.local', p.text,
+    'The `iss` of the cluster\'s service-account tokens (kubectl get --raw /.well-known/openid-configuration; EKS: the cluster\'s OIDC issuer URL).'),
+  KUBERNETES_TOKEN_AUDIENCES: v('KUBERNETES_TOKEN_AUDIENCES', undefined, words,
+    'Comma list of audiences a service-account token must carry one of; empty = AUDIENCES.'),
+  KUBERNETES_TOKEN_API_AUDIENCE: v('KUBERNETES_TOKEN_API_AUDIENCE', 'false', p.bool,
+    'Also accept tokens for the API server\'s own audience, which every pod\'s mounted token carries (warns): any pod could call through the gateway as its service account.'),
+  KUBERNETES_TOKEN_MAX_LIFETIME_SECONDS: v('KUBERNETES_TOKEN_MAX_LIFETIME_SECONDS', '86400', p.integer(60),
+    'Longest lifetime (exp - iat) of a service-account token accepted, in seconds.'),
+  KUBERNETES_TOKENREVIEW: v('KUBERNETES_TOKENREVIEW', 'true', p.bool,
+    'Confirm each service-account token with a TokenReview (a deleted service account or pod is refused); false trusts the signature alone (warns).'),
+  KUBERNETES_TOKENREVIEW_CACHE_SECONDS: v('KUBERNETES_TOKENREVIEW_CACHE_SECONDS', '10', p.integer(0, 60),
+    'How long a successful TokenReview is reused, in seconds (0-60); refusals and failures are never cached.'),
+  KUBERNETES_LEGACY_TOKENS: v('KUBERNETES_LEGACY_TOKENS', 'false', p.bool,
+    'Also accept legacy secret-based service-account tokens (issuer kubernetes/serviceaccount, no exp); needs KUBERNETES_TOKENREVIEW.'),
+
   // --- Sessions ---
   SESSION_COOKIE_NAME: v('SESSION_COOKIE_NAME', 'authservice_session', p.cookieName,
     'Name of the session cookie.'),

@@ -90,6 +90,8 @@ export interface Config {
   readonly maxTokenBytes: number // MAX_TOKEN_BYTES (default 16384)
   /** AUDIENCES: audiences accepted from EXTRA_JWT_ISSUERS entries given without `=audience` (service-account tokens). */
   readonly audiences: readonly string[]
+  /** KUBERNETES_TOKENS and the KUBERNETES_TOKEN* settings; undefined = service-account tokens are not accepted. */
+  readonly kubernetesTokens: KubernetesTokens | undefined
 
   // --- Sessions (used by the login issue; parsed and validated here) ---
   readonly sessionCookieName: string // SESSION_COOKIE_NAME (authservice_session)
@@ -114,6 +116,17 @@ export interface Config {
   /** GRPC_PORT: the gRPC ext_authz server; undefined = off. */
   readonly grpcPort: number | undefined
   readonly logLevel: LogLevel // LOG_LEVEL (info)
+}
+
+/** How Kubernetes service-account tokens are accepted (KUBERNETES_TOKENS=true). */
+export interface KubernetesTokens {
+  readonly issuer: string // KUBERNETES_TOKEN_ISSUER
+  /** KUBERNETES_TOKEN_AUDIENCES (default AUDIENCES), plus the API server's own with KUBERNETES_TOKEN_API_AUDIENCE. */
+  readonly audiences: readonly string[]
+  readonly maxLifetimeSeconds: number // KUBERNETES_TOKEN_MAX_LIFETIME_SECONDS (86400)
+  readonly tokenReview: boolean // KUBERNETES_TOKENREVIEW (true)
+  readonly reviewCacheSeconds: number // KUBERNETES_TOKENREVIEW_CACHE_SECONDS (10, at most 60)
+  readonly legacy: boolean // KUBERNETES_LEGACY_TOKENS (false)
 }
 
 /** What loading produced beside the config: notes for the one startup warning. */

@@ -29,11 +29,16 @@ export function createJwtSource(
         const verified = await deps.verifier.verify(token)
         return { status: 'valid', identity: identityFromClaims(verified.claims, deps.identityRules, verified) }
       } catch (error) {
-        if (error instanceof ProviderUnavailableError) return { status: 'unavailable', what: 'provider' }
-        if (error instanceof AuthServiceError) return { status: 'rejected', code: error.code }
-        deps.onUnexpectedError?.(error)
-        return { status: 'rejected', code: 'ERR_TOKEN_MALFORMED' } // fail closed
+        return verificationFailure(error, deps.onUnexpectedError)
       }
     },
   }
+}
+
+/** What a token's verification failure means: keys unavailable, a refusal with its code, or a bug (refused: fail closed). */
+export function verificationFailure(error: unknown, onUnexpectedError: ((error: unknown) => void) | undefined): Established {
+  if (error instanceof ProviderUnavailableError) return { status: 'unavailable', what: 'provider' }
+  if (error instanceof AuthServiceError) return { status: 'rejected', code: error.code }
+  onUnexpectedError?.(error)
+  return { status: 'rejected', code: 'ERR_TOKEN_MALFORMED' }
 }

@@ -7,7 +7,7 @@ import type { AuthServiceErrorCode } from '../errors.js'
 import type { Identity } from '../identity/identity.js'
 
 /** The sources, by the name the decision log and `via` use. */
-export type SourceName = 'authorization' | 'id-token-header' | 'id-token-cookie' | 'session-header' | 'session-cookie'
+export type SourceName = 'kubernetes' | 'authorization' | 'id-token-header' | 'id-token-cookie' | 'session-header' | 'session-cookie'
 
 /** What a source reads of the request: lower-case headers and the cookies, parsed once per request. */
 export interface CarryingRequest {

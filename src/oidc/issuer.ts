@@ -26,6 +26,11 @@ export interface IssuerOptions {
   clock: Clock
   /** Extra request headers for discovery and keys (a service-account token for the Kubernetes issuer). */
   headers?: () => Record<string, string>
+  /**
+   * Keys from this URL, with no discovery (the Kubernetes API server's `/openid/v1/jwks`): a
+   * discovery document's `jwks_uri` may name a host the pod cannot or must not reach.
+   */
+  jwksUri?: string
   onError?: (error: unknown, retryInMs: number) => void
   onReady?: () => void
   retry?: { initialMs: number; maxMs: number }
@@ -46,7 +51,9 @@ export function createIssuer(options: IssuerOptions): Issuer {
 
   async function attempt(): Promise<void> {
     try {
-      metadata ??= await discover({ issuer: options.issuer, fetch: options.fetch, headers: options.headers })
+      metadata ??= options.jwksUri
+        ? { issuer: options.issuer, jwks_uri: options.jwksUri }
+        : await discover({ issuer: options.issuer, fetch: options.fetch, headers: options.headers })
       await keys.refresh()
       options.onReady?.()
     } catch (error) {

@@ -42,6 +42,11 @@ export interface TrustedIssuer {
   /** The audience (or any of the audiences) a token must carry. */
   readonly audience: string | readonly string[]
   readonly primary: boolean
+  /**
+   * Legacy secret-based Kubernetes service-account tokens (issuer `kubernetes/serviceaccount`): no
+   * `exp`, `iat` or `aud`, only a `sub` naming the service account. Signature checked as any other.
+   */
+  readonly legacyServiceAccount?: boolean
 }
 
 export interface TokenVerifierOptions {
@@ -81,6 +86,19 @@ function decodeJson(part: string): Record<string, unknown> {
     throw reject('ERR_TOKEN_MALFORMED', 'token is not a JWT')
   }
   return value as Record<string, unknown>
+}
+
+const SERVICE_ACCOUNT_SUBJECT = /^system:serviceaccount:[^:]+:[^:]+$/
+
+/** A legacy service-account token never expires (only a TokenReview sees its secret deleted). */
+function legacyServiceAccountToken(token: string, issuer: string, claims: JWTPayload, kid: string): VerifiedToken {
+  for (const claim of ['exp', 'iat', 'nbf', 'aud'] as const) {
+    if (claims[claim] !== undefined) throw reject('ERR_TOKEN_CLAIM_INVALID', 'not a legacy service-account token', claim)
+  }
+  if (typeof claims.sub !== 'string' || !SERVICE_ACCOUNT_SUBJECT.test(claims.sub)) {
+    throw reject('ERR_TOKEN_CLAIM_INVALID', 'token names no service account', 'sub')
+  }
+  return { token, issuer, primary: false, claims, expiresAtMs: Number.POSITIVE_INFINITY, kid }
 }
 
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
@@ -124,6 +142,7 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       }
 
       const claims = payload as JWTPayload
+      if (trusted.legacyServiceAccount) return legacyServiceAccountToken(token, trusted.issuer.issuer, claims, header.kid)
       const now = options.clock.now()
       const skewMs = options.clockSkewSeconds * 1000
       if (typeof claims.exp !== 'number') throw reject('ERR_TOKEN_CLAIM_INVALID', 'token has no valid exp', 'exp')

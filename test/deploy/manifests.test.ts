@@ -200,11 +200,14 @@ t.test('base: restricted, probed on the ops port, never below one checker', { sk
 t.test('each overlay renders a configuration the service accepts', { skip }, async (t) => {
   const known = new Set(describeVariables().map((variable) => variable.name))
   const expected: Record<string, Record<string, string>> = {
-    'kubeflow-legacy': { AUTHSERVICE_URL_PREFIX: '/authservice/', SKIP_AUTH_URLS: '/dex', USERID_HEADER: 'kubeflow-userid' },
-    kubeflow: { AUTHSERVICE_URL_PREFIX: '/oauth2/', REDIRECT_URL: '/oauth2/callback', SET_AUTHORIZATION_HEADER: 'true', SKIP_AUTH_URLS: '/dex' },
-    dev: { SECURE_COOKIES: 'false' },
+    // oidc-authservice always accepted service-account tokens, legacy ones included.
+    'kubeflow-legacy': { AUTHSERVICE_URL_PREFIX: '/authservice/', SKIP_AUTH_URLS: '/dex', USERID_HEADER: 'kubeflow-userid', KUBERNETES_TOKENS: 'true', KUBERNETES_LEGACY_TOKENS: 'true' },
+    // >= 1.9: service-account tokens only with components/kubernetes-tokens (the operator's choice).
+    kubeflow: { AUTHSERVICE_URL_PREFIX: '/oauth2/', REDIRECT_URL: '/oauth2/callback', SET_AUTHORIZATION_HEADER: 'true', SKIP_AUTH_URLS: '/dex', KUBERNETES_TOKENS: 'false' },
+    dev: { SECURE_COOKIES: 'false', KUBERNETES_TOKENS: 'false' },
+    'kubeflow+kubernetes-tokens': { AUTHSERVICE_URL_PREFIX: '/oauth2/', KUBERNETES_TOKENS: 'true' },
   }
-  for (const target of [...OVERLAYS.map((overlay) => `overlays/${overlay}`), 'base+redis']) {
+  for (const target of [...OVERLAYS.map((overlay) => `overlays/${overlay}`), 'base+redis', 'overlays/kubeflow+kubernetes-tokens']) {
     const objects = await objectsOf(target)
     const { env, secretRendered } = podEnv(objects)
     const unknown = Object.keys(env).filter((name) => !known.has(name))

@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config/load.js'
 import type { Config } from '../../src/config/types.js'
 import { createLogger } from '../../src/log/logger.js'
 import type { Fetch } from '../../src/oidc/fetch.js'
-import { createService, type Service } from '../../src/service.js'
+import { createService, type KubernetesCredentials, type Service } from '../../src/service.js'
 import { kubeflowParams, type Provider } from '../fixtures/config.js'
 
 export interface RunningAuthservice {
@@ -32,6 +32,8 @@ export interface StartOptions {
   clock?: Clock
   /** The fetch the service calls the provider with (default: the global fetch), e.g. to doctor its answers. */
   fetch?: Fetch
+  /** How the service reaches the Kubernetes API (KUBERNETES_TOKENS): a test API server's credentials. */
+  kubernetes?: KubernetesCredentials
   /** Wait until discovery and keys loaded (default true). */
   waitReady?: boolean
 }
@@ -48,7 +50,7 @@ export async function startAuthservice(env: Record<string, string>, options: Sta
     },
   })
   const logger = createLogger(config.logLevel, sink)
-  const service = createService(config, { logger, clock: options.clock ?? systemClock, fetch: options.fetch ?? ((url, init) => fetch(url, init)) })
+  const service = createService(config, { logger, clock: options.clock ?? systemClock, fetch: options.fetch ?? ((url, init) => fetch(url, init)), kubernetes: options.kubernetes })
   await service.checkApp.listen({ host: '127.0.0.1', port: 0 })
   await service.opsApp.listen({ host: '127.0.0.1', port: 0 })
   const started = service.startIssuers()

@@ -395,3 +395,52 @@ t.test('a provider that re-keys under a kid in use: tokens of the old key leave 
   t.match(metrics, new RegExp(`^authservice_jwks_key_changes_total\\{issuer="${ISSUER}"\\} 1$`, 'm'))
   t.match(metrics, new RegExp(`^authservice_jwks_refreshes_total\\{issuer="${ISSUER}",result="ok"\\} 2$`, 'm'))
 })
+
+t.test('KUBERNETES_TOKENS: keys from the API server\'s /openid/v1/jwks and a TokenReview, both with the pod\'s token; readiness on Dex alone', async (t) => {
+  const CLUSTER = 'https://kubernetes.default.svc.cluster.local'
+  const SA = 'system:serviceaccount:kubeflow-user-example-com:default-editor'
+  const provider = fakeProvider()
+  const reviews: string[] = []
+  const fetch: Fetch = async (url, init = {}) => {
+    if (url === 'https://kubernetes.default.svc/openid/v1/jwks') {
+      reviews.push(`jwks ${init.headers?.authorization}`)
+      return Response.json({ keys: [KEY.publicJwk] })
+    }
+    if (url === 'https://kubernetes.default.svc/apis/authentication.k8s.io/v1/tokenreviews') {
+      reviews.push(`review ${init.headers?.authorization}`)
+      return Response.json({ status: { authenticated: true, user: { username: SA, groups: ['system:serviceaccounts'] } } }, { status: 201 })
+    }
+    return provider.fetch(url, init)
+  }
+  const kubernetesTokens = { issuer: CLUSTER, audiences: ['gateway'], maxLifetimeSeconds: 86400, tokenReview: true, reviewCacheSeconds: 10, legacy: true }
+  const bound = () => provider.sign({ iss: CLUSTER, sub: SA, aud: 'gateway', email: undefined, email_verified: undefined, groups: undefined })
+  const legacy = () => signCompact({ alg: 'RS256', kid: KEY.kid }, { iss: 'kubernetes/serviceaccount', sub: SA }, KEY)
+
+  const { service } = serviceOf(t, fetch, { config: { kubernetesTokens }, kubernetes: { token: () => 'pod-token', ca: undefined } })
+  await service.startIssuers()
+  t.ok(service.isReady())
+  for (const [name, token] of [['a bound token', await bound()], ['a legacy token', await legacy()]] as const) {
+    const response = await check(service, '/pipeline/apis/v2beta1/runs', { authorization: `Bearer ${token}` })
+    t.equal(response.statusCode, 200, name)
+    t.equal(response.headers['kubeflow-userid'], SA, `${name}: the review's username`)
+  }
+  t.same(reviews, ['jwks Bearer pod-token', 'review Bearer pod-token', 'review Bearer pod-token'])
+
+  await t.test('KUBERNETES_TOKENREVIEW=false: no review', async (t) => {
+    reviews.length = 0
+    const { service } = serviceOf(t, fetch, { config: { kubernetesTokens: { ...kubernetesTokens, tokenReview: false, legacy: false } }, kubernetes: { token: () => undefined, ca: undefined } })
+    await service.startIssuers()
+    t.equal((await check(service, '/api/x', { authorization: `Bearer ${await bound()}` })).statusCode, 200)
+    t.same(reviews, ['jwks undefined'], 'the keys only (no pod token written yet)')
+  })
+
+  await t.test('not in a cluster: a warning, and service-account tokens are "unavailable"', async (t) => {
+    const { service, lines } = serviceOf(t, provider.fetch, { config: { kubernetesTokens } })
+    await service.startIssuers()
+    t.ok(service.isReady(), 'ready all the same')
+    const response = await check(service, '/api/x', { authorization: `Bearer ${await bound()}` })
+    t.equal(response.statusCode, 401)
+    t.ok(response.headers['retry-after'], 'unavailable, with Retry-After')
+    t.ok(lines().some((line) => String(line.msg).startsWith('KUBERNETES_TOKENS: not running in a cluster')))
+  })
+})

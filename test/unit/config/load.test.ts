@@ -419,3 +419,57 @@ t.test('no problem or warning ever contains a secret value', async (t) => {
   const { warnings } = load({ OIDC_PROVIDER: 'http://dex', SESSION_STORE_REDIS_PWD: 'redis-password-value', THEME: 'x' })
   for (const value of Object.values(secrets)) t.notMatch(warnings.join('\n'), value)
 })
+
+t.test('KUBERNETES_TOKENS: off by default; on, every KUBERNETES_TOKEN* setting with its default', async (t) => {
+  t.equal(load({}).config.kubernetesTokens, undefined, 'off by default')
+  t.equal(load({ KUBERNETES_LEGACY_TOKENS: 'true', KUBERNETES_TOKENREVIEW: 'false' }).config.kubernetesTokens, undefined, 'the others alone turn nothing on')
+  const { config, warnings } = load({ KUBERNETES_TOKENS: 'true', SESSION_SECRETS: KEY })
+  t.same(config.kubernetesTokens, {
+    issuer: 'https://kubernetes.default.svc.cluster.local',
+    audiences: ['istio-ingressgateway.istio-system.svc.cluster.local'],
+    maxLifetimeSeconds: 86400,
+    tokenReview: true,
+    reviewCacheSeconds: 10,
+    legacy: false,
+  }, 'the audiences default to AUDIENCES')
+  t.notOk(warnings.some((warning) => warning.startsWith('KUBERNETES')), 'no warning')
+  const set = load({
+    KUBERNETES_TOKENS: 'true',
+    KUBERNETES_TOKEN_ISSUER: 'https://oidc.eks.eu-west-1.amazonaws.com/id/ABC',
+    KUBERNETES_TOKEN_AUDIENCES: 'pipelines.kubeflow.org, gateway',
+    KUBERNETES_TOKEN_MAX_LIFETIME_SECONDS: '3600',
+    KUBERNETES_TOKENREVIEW_CACHE_SECONDS: '60',
+    KUBERNETES_LEGACY_TOKENS: 'true',
+  }).config.kubernetesTokens
+  t.match(set, { issuer: 'https://oidc.eks.eu-west-1.amazonaws.com/id/ABC', audiences: ['pipelines.kubeflow.org', 'gateway'], maxLifetimeSeconds: 3600, reviewCacheSeconds: 60, legacy: true })
+})
+
+t.test('KUBERNETES_TOKEN_API_AUDIENCE: the API server\'s own audience only on purpose, with a warning', async (t) => {
+  const problems = problemsOf(t, { ...BASE, KUBERNETES_TOKENS: 'true', KUBERNETES_TOKEN_AUDIENCES: 'gateway,https://kubernetes.default.svc' })
+  t.match(problems, [/^KUBERNETES_TOKEN_AUDIENCES: https:\/\/kubernetes\.default\.svc is the API server's own audience/])
+  const { config, warnings } = load({ KUBERNETES_TOKENS: 'true', KUBERNETES_TOKEN_AUDIENCES: 'gateway', KUBERNETES_TOKEN_API_AUDIENCE: 'true' })
+  t.same(config.kubernetesTokens?.audiences, [
+    'gateway',
+    'https://kubernetes.default.svc.cluster.local',
+    'https://kubernetes.default.svc',
+    'kubernetes.default.svc',
+  ])
+  t.ok(warnings.some((warning) => warning.startsWith('KUBERNETES_TOKEN_API_AUDIENCE: true')))
+})
+
+t.test('KUBERNETES_* problems and warnings, each naming its variable', async (t) => {
+  const wrong: Env = { KUBERNETES_TOKENS: 'true', KUBERNETES_TOKENREVIEW: 'false', KUBERNETES_LEGACY_TOKENS: 'true' }
+  const problems = problemsOf(t, {
+    ...BASE, ...wrong, KUBERNETES_TOKENREVIEW_CACHE_SECONDS: '61', KUBERNETES_TOKEN_MAX_LIFETIME_SECONDS: '10',
+    EXTRA_JWT_ISSUERS: 'https://kubernetes.default.svc.cluster.local',
+  })
+  for (const pattern of [
+    /^KUBERNETES_TOKENREVIEW_CACHE_SECONDS: /,
+    /^KUBERNETES_TOKEN_MAX_LIFETIME_SECONDS: /,
+    /^KUBERNETES_LEGACY_TOKENS: needs KUBERNETES_TOKENREVIEW/,
+    /^EXTRA_JWT_ISSUERS: https:\/\/kubernetes\.default\.svc\.cluster\.local is KUBERNETES_TOKEN_ISSUER/,
+  ]) t.ok(problems.some((problem) => pattern.test(problem)), String(pattern))
+  t.equal(problems.length, 4, problems.join('\n'))
+  const { warnings } = load({ KUBERNETES_TOKENS: 'true', KUBERNETES_TOKENREVIEW: 'false' })
+  t.ok(warnings.some((warning) => warning.startsWith('KUBERNETES_TOKENREVIEW: false')))
+})

@@ -155,3 +155,29 @@ t.test('a session source establishes the session\'s identity, or refuses an unkn
   await header.establish('live', { dryRun: true })
   t.same(calls.at(-1), ['live', true], 'a dry run reaches the session authenticator')
 })
+
+t.test('KUBERNETES_TOKENS: a service-account token is the Kubernetes source\'s alone (bearer.ts)', async (t) => {
+  const KUBE = 'https://kubernetes.default.svc.cluster.local'
+  const jws = (payload: string) => `${Buffer.from('{"alg":"RS256","kid":"k"}').toString('base64url')}.${Buffer.from(payload).toString('base64url')}.c2ln`
+  const kubernetes = { verifier, issuers: new Set([KUBE]), audiences: ['gateway'], maxLifetimeSeconds: 86400, review: undefined, keysLoaded: () => true }
+  const sources = createCredentialSources(kubeflowConfig({ idTokenHeader: 'authorization' }), { verifier, kubernetes })
+  t.same(sources.map((source) => source.name), ['kubernetes', 'authorization'], 'tried first: it takes only what it owns')
+  const found = (authorization: string) =>
+    sources.flatMap((source) => {
+      const token = source.carried(request({ authorization }))
+      return token === undefined ? [] : [source.name]
+    })
+  const cases: Array<[string, string, string[]]> = [
+    ['a token of the cluster\'s issuer', jws(JSON.stringify({ iss: KUBE, sub: 'system:serviceaccount:a:b' })), ['kubernetes']],
+    ['a Dex token', jws(JSON.stringify({ iss: ISSUER })), ['authorization']],
+    ['no iss', jws('{}'), ['authorization']],
+    ['a payload that is not JSON', jws('not json'), ['authorization']],
+    ['a JSON null payload', jws('null'), ['authorization']],
+    ['not shaped like a JWS', 'opaque-token', ['authorization']],
+    ['too long to decode', `${jws(JSON.stringify({ iss: KUBE }))}${'A'.repeat(70_000)}`, ['authorization']],
+  ]
+  for (const [name, token, expected] of cases) t.same(found(`Bearer ${token}`), expected, name)
+  const plain = createCredentialSources(kubeflowConfig({ idTokenHeader: 'authorization' }), { verifier })
+  t.same(plain.map((source) => source.name), ['authorization'], 'off: no Kubernetes source, every bearer JWT is the JWT sources\'')
+  t.equal(plain[0]?.carried(request({ authorization: `Bearer ${cases[0]![1]}` })), cases[0]![1], 'off: a service-account token goes to the JWT sources (and is refused there)')
+})

@@ -236,3 +236,14 @@ t.test('an attempt that fails after close() reports nothing and schedules nothin
     t.equal(issuer.isReady(), false)
   })
 })
+
+t.test('a fixed jwksUri (the Kubernetes API server\'s /openid/v1/jwks): no discovery, keys from there only', async (t) => {
+  const stub = provider([discoveryDocument()], [jwksDocument()])
+  const jwksUri = 'https://kubernetes.default.svc/openid/v1/jwks'
+  const issuer = issuerWith(stub.fetch, { jwksUri, headers: () => ({ authorization: 'Bearer pod-token' }) })
+  await issuer.start()
+  t.equal(issuer.isReady(), true)
+  t.same(stub.calls, [{ url: jwksUri, headers: { accept: 'application/json', authorization: 'Bearer pod-token' } }], 'never a discovery document')
+  t.same(issuer.metadata(), { issuer: ISSUER, jwks_uri: jwksUri })
+  issuer.close()
+})

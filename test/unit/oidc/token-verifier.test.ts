@@ -358,3 +358,29 @@ t.test('against a real key set: bearer checks are refused until the background r
   t.equal((await login.verifier.verify(newToken)).kid, dexKey.kid, 'login path: accepted on the first try, right after a fetch')
   t.equal(fetches, 4)
 })
+
+t.test('legacy service-account tokens: no exp, iat or aud, a service-account subject, the signature as any other', async (t) => {
+  const lookups: string[] = []
+  const verifier = createTokenVerifier({
+    issuers: [{ issuer: fakeIssuer('kubernetes/serviceaccount', () => ({ [k8sKey.kid]: publicKeyOf(k8sKey) }), lookups), audience: [], primary: false, legacyServiceAccount: true }],
+    algorithms: ['RS256'],
+    clockSkewSeconds: SKEW,
+    maxTokenBytes: 16_384,
+    clock: { now: () => NOW_MS },
+  })
+  const legacy = (claims: Claims, key: TestKey = k8sKey) =>
+    signCompact({ alg: 'RS256', kid: k8sKey.kid }, { iss: 'kubernetes/serviceaccount', sub: 'system:serviceaccount:kubeflow:default-editor', 'kubernetes.io/serviceaccount/namespace': 'kubeflow', ...claims }, key)
+  const verified = await verifier.verify(await legacy({}))
+  t.equal(verified.issuer, 'kubernetes/serviceaccount')
+  t.equal(verified.primary, false)
+  t.equal(verified.expiresAtMs, Number.POSITIVE_INFINITY, 'never expires')
+  for (const [name, claims, claim] of [
+    ['an exp', { exp: NOW + 60 }, 'exp'],
+    ['an aud', { aud: 'x' }, 'aud'],
+    ['a user subject', { sub: 'alice' }, 'sub'],
+    ['no subject', { sub: undefined }, 'sub'],
+  ] as const) {
+    await t.rejects(verifier.verify(await legacy(claims)), { code: 'ERR_TOKEN_CLAIM_INVALID', claim }, name)
+  }
+  await t.rejects(verifier.verify(await legacy({}, foreign)), { code: 'ERR_TOKEN_SIGNATURE_INVALID' }, 'a forged signature')
+})
