@@ -188,6 +188,7 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
     userIdHeader: config.userIdHeader,
     groupsHeader: config.groupsHeader,
     setAuthorizationHeader: config.setAuthorizationHeader,
+    setXAuthRequest: config.setXAuthRequest,
     retryAfterSeconds: 5,
   })
   const login = createLoginHandlers({

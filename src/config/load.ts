@@ -150,6 +150,7 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
     authHeader: withDefault(VARS.AUTH_HEADER),
     idTokenCookie: optional(VARS.ID_TOKEN_COOKIE),
     setAuthorizationHeader: withDefault(VARS.SET_AUTHORIZATION_HEADER),
+    setXAuthRequest: withDefault(VARS.SET_XAUTHREQUEST),
 
     groupsAllowlist: withDefault(VARS.GROUPS_ALLOWLIST),
     allowedEmailDomains: withDefault(VARS.ALLOWED_EMAIL_DOMAINS),

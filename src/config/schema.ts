@@ -127,6 +127,8 @@ export const VARS = {
     'Name of a cookie holding an ID token to accept; unset = off.'),
   SET_AUTHORIZATION_HEADER: v('SET_AUTHORIZATION_HEADER', 'false', p.bool,
     'Send `authorization: Bearer <ID token>` to the upstream (Kubeflow 1.9+ style).'),
+  SET_XAUTHREQUEST: v('SET_XAUTHREQUEST', 'false', p.bool,
+    'Send oauth2-proxy\'s X-Auth-Request-User (the user id), -Email and -Groups to the upstream (client-sent ones are always removed).'),
 
   // --- Authorization policy ---
   GROUPS_ALLOWLIST: v('GROUPS_ALLOWLIST', '*', words,

@@ -68,6 +68,8 @@ export interface Config {
   readonly idTokenCookie: string | undefined
   /** SET_AUTHORIZATION_HEADER: allows carry `authorization: Bearer <Dex id_token>` (Kubeflow ≥ 1.9). */
   readonly setAuthorizationHeader: boolean
+  /** SET_XAUTHREQUEST: allows carry oauth2-proxy's `x-auth-request-user` (the user id), `-email`, `-groups`. */
+  readonly setXAuthRequest: boolean
 
   // --- Authorization policy ---
   /** GROUPS_ALLOWLIST: `['*']` allows every authenticated user. */

@@ -203,7 +203,8 @@ t.test('each overlay renders a configuration the service accepts', { skip }, asy
     // oidc-authservice always accepted service-account tokens, legacy ones included.
     'kubeflow-legacy': { AUTHSERVICE_URL_PREFIX: '/authservice/', SKIP_AUTH_URLS: '/dex', USERID_HEADER: 'kubeflow-userid', KUBERNETES_TOKENS: 'true', KUBERNETES_LEGACY_TOKENS: 'true' },
     // >= 1.9: service-account tokens only with components/kubernetes-tokens (the operator's choice).
-    kubeflow: { AUTHSERVICE_URL_PREFIX: '/oauth2/', REDIRECT_URL: '/oauth2/callback', SET_AUTHORIZATION_HEADER: 'true', SKIP_AUTH_URLS: '/dex', KUBERNETES_TOKENS: 'false' },
+    // >= 1.9 also speaks oauth2-proxy's dialect: X-Auth-Request-* upstream and its cookie name.
+    kubeflow: { AUTHSERVICE_URL_PREFIX: '/oauth2/', REDIRECT_URL: '/oauth2/callback', SET_AUTHORIZATION_HEADER: 'true', SET_XAUTHREQUEST: 'true', SESSION_COOKIE_NAME: 'oauth2_proxy_kubeflow', SKIP_AUTH_URLS: '/dex', KUBERNETES_TOKENS: 'false' },
     dev: { SECURE_COOKIES: 'false', KUBERNETES_TOKENS: 'false' },
     'kubeflow+kubernetes-tokens': { AUTHSERVICE_URL_PREFIX: '/oauth2/', KUBERNETES_TOKENS: 'true' },
   }
@@ -329,6 +330,10 @@ t.test('kubeflow: CUSTOM for every request through the provider mesh-config defi
   ])
   t.equal(env.SET_AUTHORIZATION_HEADER, 'true', 'authservice forwards the Dex ID token that RequestAuthentication checks')
   t.ok(provider.envoyExtAuthzHttp.headersToUpstreamOnAllow.includes('authorization'), 'and Istio lets it through')
+  t.equal(env.SET_XAUTHREQUEST, 'true', 'oauth2-proxy\'s X-Auth-Request-* headers, as Kubeflow\'s oauth2-proxy sets them')
+  for (const header of ['x-auth-request-user', 'x-auth-request-email', 'x-auth-request-groups']) {
+    t.ok(provider.envoyExtAuthzHttp.headersToUpstreamOnAllow.includes(header), `Istio lets ${header} through`)
+  }
 })
 
 t.test('mesh-config: every copy carries the providers of mesh.yaml, and the Component patches Istio', { skip }, async (t) => {

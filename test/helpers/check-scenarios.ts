@@ -45,7 +45,7 @@ interface Profile {
 }
 
 export const PROFILES = {
-  kubeflow: { env: async () => ({ SET_AUTHORIZATION_HEADER: 'true' }), waitReady: true },
+  kubeflow: { env: async () => ({ SET_AUTHORIZATION_HEADER: 'true', SET_XAUTHREQUEST: 'true' }), waitReady: true },
   allowlist: { env: async () => ({ GROUPS_ALLOWLIST: 'kubeflow-admins,team-b', ALLOWED_EMAIL_DOMAINS: 'example.com' }), waitReady: true },
   // Nothing listens there: the service never gets the provider's keys.
   providerDown: { env: async () => ({ OIDC_PROVIDER: `http://127.0.0.1:${await freePort()}/dex` }), waitReady: false },
@@ -71,6 +71,19 @@ export interface CheckScenario {
 export const linesOf = (echoed: EchoedRequest, name: string) =>
   echoed.headerLines.filter(([header]) => header === name).map(([, value]) => value)
 
+/** oauth2-proxy's identity headers as a client would forge them (Kubeflow >= 1.9 apps may read them). */
+const FORGED_X_AUTH_REQUEST = {
+  'x-auth-request-user': 'attacker@example.com',
+  'x-auth-request-email': 'attacker@example.com',
+  'x-auth-request-groups': 'admins',
+  'x-auth-request-preferred-username': 'attacker',
+}
+const X_AUTH_REQUEST_HEADERS = Object.keys(FORGED_X_AUTH_REQUEST)
+
+/** The X-Auth-Request-* lines the upstream received, by header (absent = no line). */
+const xAuthRequestSeen = (echoed: EchoedRequest) =>
+  Object.fromEntries(X_AUTH_REQUEST_HEADERS.map((name) => [name, linesOf(echoed, name)]).filter(([, lines]) => lines!.length > 0))
+
 export const CHECK_SCENARIOS: readonly CheckScenario[] = [
   {
     name: 'a Dex token is allowed; the upstream sees exactly one kubeflow-userid, ours, when the client spoofed one',
@@ -78,13 +91,18 @@ export const CHECK_SCENARIOS: readonly CheckScenario[] = [
     async run(t, { dex, envoy }) {
       const { id_token: token } = await dex.passwordGrant('alice@example.com')
       const response = await fetch(`${envoy.url}/notebook/alice/lab?tab=1`, {
-        headers: { authorization: `Bearer ${token}`, 'kubeflow-userid': 'attacker@example.com', 'kubeflow-groups': 'admins', accept: 'application/json' },
+        headers: { authorization: `Bearer ${token}`, 'kubeflow-userid': 'attacker@example.com', 'kubeflow-groups': 'admins', accept: 'application/json', ...FORGED_X_AUTH_REQUEST },
       })
       t.equal(response.status, 200)
       const echoed = (await response.json()) as EchoedRequest
       t.equal(echoed.path, '/notebook/alice/lab?tab=1', 'the request reaches the upstream unchanged')
       t.same(linesOf(echoed, 'kubeflow-userid'), ['alice@example.com'], 'exactly one kubeflow-userid, ours (append_action)')
       t.same(linesOf(echoed, 'kubeflow-groups'), ['kubeflow-admins,team-a'], 'groups replace the client value')
+      t.same(
+        xAuthRequestSeen(echoed),
+        { 'x-auth-request-user': ['alice@example.com'], 'x-auth-request-email': ['alice@example.com'], 'x-auth-request-groups': ['kubeflow-admins,team-a'] },
+        'SET_XAUTHREQUEST: oauth2-proxy\'s headers are ours, one each; the forged preferred-username is gone',
+      )
       const authorization = linesOf(echoed, 'authorization')
       t.equal(authorization.length, 1, 'one authorization header')
       const forwarded = await jwtVerify(authorization[0]!.replace(/^Bearer /, ''), createRemoteJWKSet(new URL(`${dex.issuer}/keys`)), {
@@ -110,11 +128,12 @@ export const CHECK_SCENARIOS: readonly CheckScenario[] = [
     name: 'skip paths pass without identity, and spoofed identity headers are stripped',
     profile: 'kubeflow',
     async run(t, { dex, envoy }) {
-      const response = await fetch(`${envoy.url}/public/help`, { headers: { 'kubeflow-userid': 'attacker@example.com', 'kubeflow-groups': 'admins' } })
+      const response = await fetch(`${envoy.url}/public/help`, { headers: { 'kubeflow-userid': 'attacker@example.com', 'kubeflow-groups': 'admins', ...FORGED_X_AUTH_REQUEST } })
       t.equal(response.status, 200)
       const echoed = (await response.json()) as EchoedRequest
       t.same(linesOf(echoed, 'kubeflow-userid'), [], 'no kubeflow-userid upstream')
       t.same(linesOf(echoed, 'kubeflow-groups'), [], 'no kubeflow-groups upstream')
+      t.same(xAuthRequestSeen(echoed), {}, 'no X-Auth-Request-* upstream')
       const discovery = await fetch(`${envoy.url}/dex/.well-known/openid-configuration`)
       t.equal(discovery.status, 200, '/dex is reachable through the gateway without a session')
       t.equal(((await discovery.json()) as { issuer: string }).issuer, dex.issuer)
@@ -186,7 +205,9 @@ export const CHECK_SCENARIOS: readonly CheckScenario[] = [
     profile: 'allowlist',
     async run(t, { dex, envoy }) {
       const alice = await dex.passwordGrant('alice@example.com')
-      t.equal((await fetch(`${envoy.url}/x`, { headers: { authorization: `Bearer ${alice.id_token}` } })).status, 200, 'an allowed group and domain pass')
+      const allowed = await fetch(`${envoy.url}/x`, { headers: { authorization: `Bearer ${alice.id_token}`, ...FORGED_X_AUTH_REQUEST } })
+      t.equal(allowed.status, 200, 'an allowed group and domain pass')
+      t.same(xAuthRequestSeen((await allowed.json()) as EchoedRequest), {}, 'SET_XAUTHREQUEST off: client-sent X-Auth-Request-* are removed on allow')
       const user = await dex.passwordGrant('user@example.com')
       // A bearer token is never a navigation (browsers send none): the refusal is JSON even on a page path.
       const noGroup = await rawRequest(`${envoy.url}/x`, { headers: { authorization: `Bearer ${user.id_token}`, ...NAVIGATION_HEADERS } })

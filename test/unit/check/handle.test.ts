@@ -69,7 +69,7 @@ function harness(options: { config?: Partial<Config>; result?: Partial<CheckResu
       checks.push(request)
       return { decision: ALLOW, path: '/jupyter/', ...options.result }
     },
-    respond: createResponder({ userIdHeader: 'kubeflow-userid', groupsHeader: 'kubeflow-groups', setAuthorizationHeader: false, retryAfterSeconds: 5 }),
+    respond: createResponder({ userIdHeader: 'kubeflow-userid', groupsHeader: 'kubeflow-groups', setAuthorizationHeader: false, setXAuthRequest: false, retryAfterSeconds: 5 }),
     endpoints: createEndpointMatcher(cfg),
     login,
     metrics,

@@ -9,8 +9,12 @@ const KUBEFLOW: ReplyOptions = {
   userIdHeader: 'kubeflow-userid',
   groupsHeader: 'kubeflow-groups',
   setAuthorizationHeader: false,
+  setXAuthRequest: false,
   retryAfterSeconds: 5,
 }
+
+/** oauth2-proxy's headers, removed from the client's request whatever SET_XAUTHREQUEST says. */
+const X_AUTH_REQUEST = ['x-auth-request-user', 'x-auth-request-email', 'x-auth-request-groups', 'x-auth-request-preferred-username']
 
 function identity(overrides: Partial<Identity> = {}): Identity {
   return { userId: 'alice@example.com', groups: ['team-a', 'team-b'], email: 'alice@example.com', idToken: 'dex.id.token', ...overrides }
@@ -38,7 +42,7 @@ t.test('an allowed user reaches the upstream with kubeflow-userid and comma-join
     ['kubeflow-userid', 'alice@example.com'],
     ['kubeflow-groups', 'team-a,team-b'],
   ])
-  t.same(reply.removeHeaders, [])
+  t.same(reply.removeHeaders, X_AUTH_REQUEST, "a client-sent X-Auth-Request-* is removed (SET_XAUTHREQUEST off)")
   t.same(reply.responseHeaders, [])
 })
 
@@ -53,7 +57,7 @@ t.test('USERID_HEADER and GROUPS_HEADER name the identity headers', async (t) =>
 t.test('a user without groups gets no groups header, and a client-sent one is removed', async (t) => {
   const reply = asAllow(createResponder(KUBEFLOW)(allow(identity({ groups: [] }))))
   t.same(reply.upstreamHeaders, [['kubeflow-userid', 'alice@example.com']])
-  t.same(reply.removeHeaders, ['kubeflow-groups'])
+  t.same(reply.removeHeaders, ['kubeflow-groups', ...X_AUTH_REQUEST])
 })
 
 t.test('SET_AUTHORIZATION_HEADER', async (t) => {
@@ -72,12 +76,31 @@ t.test('SET_AUTHORIZATION_HEADER', async (t) => {
 t.test('a client-sent kubeflow-userid and kubeflow-groups are removed on skip paths', async (t) => {
   const reply = asAllow(createResponder(KUBEFLOW)({ outcome: 'skip', kind: 'navigation', reason: 'SKIP_PATH' }))
   t.same(reply.upstreamHeaders, [], 'no identity is asserted on a skip path')
-  t.same([...reply.removeHeaders].sort(), ['kubeflow-groups', 'kubeflow-userid'])
+  t.same([...reply.removeHeaders].sort(), ['kubeflow-groups', 'kubeflow-userid', ...X_AUTH_REQUEST].sort())
   t.same(reply.responseHeaders, [])
+  const on = asAllow(createResponder({ ...KUBEFLOW, setXAuthRequest: true })({ outcome: 'skip', kind: 'api', reason: 'SKIP_PATH' }))
+  t.same(on.upstreamHeaders, [], 'SET_XAUTHREQUEST on: still no identity on a skip path')
+  t.same([...on.removeHeaders].sort(), [...reply.removeHeaders].sort(), "and the client's X-Auth-Request-* are removed all the same")
+})
+
+t.test("SET_XAUTHREQUEST: oauth2-proxy's X-Auth-Request-User (the user id), -Email and -Groups on allow", async (t) => {
+  const build = createResponder({ ...KUBEFLOW, setXAuthRequest: true })
+  const reply = asAllow(build(allow(identity({ userId: 'user-alice' }))))
+  t.same(reply.upstreamHeaders, [
+    ['kubeflow-userid', 'user-alice'],
+    ['kubeflow-groups', 'team-a,team-b'],
+    ['x-auth-request-user', 'user-alice'],
+    ['x-auth-request-email', 'alice@example.com'],
+    ['x-auth-request-groups', 'team-a,team-b'],
+  ])
+  t.same(reply.removeHeaders, ['x-auth-request-preferred-username'], 'we never set a preferred username: a client-sent one is removed')
+  const bare = asAllow(build(allow(identity({ userId: 'system:serviceaccount:ns:sa', email: undefined, groups: [] }))))
+  t.same(bare.upstreamHeaders, [['kubeflow-userid', 'system:serviceaccount:ns:sa'], ['x-auth-request-user', 'system:serviceaccount:ns:sa']])
+  t.same(bare.removeHeaders, ['kubeflow-groups', 'x-auth-request-email', 'x-auth-request-groups', 'x-auth-request-preferred-username'], 'no email, no groups: the client\'s are removed')
 })
 
 t.test('an allow answer never lists a header to remove that it also sets', async (t) => {
-  const build = createResponder({ ...KUBEFLOW, setAuthorizationHeader: true })
+  const build = createResponder({ ...KUBEFLOW, setAuthorizationHeader: true, setXAuthRequest: true })
   const decisions: Decision[] = [
     allow(),
     allow(identity({ groups: [] })),

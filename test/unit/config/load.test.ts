@@ -62,6 +62,7 @@ t.test("Kubeflow's own settings load, with the oidc-authservice defaults for the
     authHeader: 'authorization',
     idTokenCookie: undefined,
     setAuthorizationHeader: false,
+    setXAuthRequest: false,
     groupsAllowlist: ['*'],
     allowedEmailDomains: [],
     requireEmailVerified: true,
@@ -375,6 +376,12 @@ t.test('a published session key or Redis password is refused, naming the variabl
 
 t.test('the user id and groups headers must differ', async (t) => {
   t.same(problemsOf(t, { ...BASE, GROUPS_HEADER: 'Kubeflow-Userid' }), ['GROUPS_HEADER: must differ from USERID_HEADER'])
+})
+
+t.test("SET_XAUTHREQUEST (oauth2-proxy's X-Auth-Request-* headers) is off by default and a boolean", async (t) => {
+  t.equal(load({ SET_XAUTHREQUEST: 'true' }).config.setXAuthRequest, true)
+  t.equal(load({ SET_XAUTHREQUEST: '' }).config.setXAuthRequest, false)
+  t.same(problemsOf(t, { ...BASE, SET_XAUTHREQUEST: 'yes please' }), ['SET_XAUTHREQUEST: must be a boolean (true/false, t/f, 1/0)'])
 })
 
 t.test('log levels are case-insensitive and logrus panic means fatal', async (t) => {

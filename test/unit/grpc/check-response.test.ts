@@ -22,7 +22,7 @@ const DECISIONS: Decision[] = [
   { outcome: 'login', kind: 'navigation', reason: 'LOGIN_REQUIRED', codes: [] },
   { outcome: 'unavailable', kind: 'navigation', reason: 'PROVIDER_UNAVAILABLE' },
 ]
-const reply = createResponder({ userIdHeader: 'kubeflow-userid', groupsHeader: 'kubeflow-groups', setAuthorizationHeader: true, retryAfterSeconds: 5 })
+const reply = createResponder({ userIdHeader: 'kubeflow-userid', groupsHeader: 'kubeflow-groups', setAuthorizationHeader: true, setXAuthRequest: false, retryAfterSeconds: 5 })
 
 /** Envoy's view: the response serialized by our server's protos, decoded with enums as numbers. */
 function onTheWire(response: object): Record<string, any> {

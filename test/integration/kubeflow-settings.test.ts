@@ -1,0 +1,236 @@
+// The two Kubeflow settings end to end, each with the configuration its rendered overlay gives the
+// pod (real `kustomize build`, as test/deploy/envoyfilter-through-envoy.test.ts renders them), the
+// ext_authz filter the gateway gets from it, real Envoy, real Dex, real Chromium and our test
+// Kubernetes API server (test/helpers/kube-apiserver.ts) for service-account tokens:
+//  - Kubeflow 1.8: overlays/kubeflow-legacy (EnvoyFilter; it includes components/kubernetes-tokens);
+//  - Kubeflow ≥ 1.9: overlays/kubeflow with components/kubernetes-tokens added, as an operator adds it
+//    for m2m (the extension provider translated the way istiod does).
+// For each: a browser login, a KFP-style API call with the session (cookie, and the session value as
+// `Authorization: Bearer`, the KFP SDK way), a `kubectl create token` token, the same token refused
+// after its service account was deleted, forged identity headers, and logout by POST and by GET.
+import t, { type Test } from 'tap'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { Page } from 'playwright-core'
+import { parse as parseYaml } from 'yaml'
+import { startAuthservice } from '../helpers/authservice.js'
+import { launchBrowser } from '../helpers/browser.js'
+import { startDex, type Dex } from '../helpers/dex.js'
+import { startEchoUpstream, type EchoedRequest } from '../helpers/echo-upstream.js'
+import { extAuthzFilterFromEnvoyFilter, startEnvoy } from '../helpers/envoy.js'
+import { startKubeApiServer } from '../helpers/kube-apiserver.js'
+import { skipUnlessPeers } from '../helpers/peer-manifest.js'
+import { rawRequest } from '../helpers/raw-request.js'
+import { extAuthzFilterFromExtensionProvider, type EnvoyExtAuthzHttpProvider } from '../deploy/istio-ext-authz.js'
+import { DEPLOY, kustomizeBuild, kustomizeBuildOf, parseObjects, podEnv, type KubeObject } from '../deploy/kustomize.js'
+
+const skip = skipUnlessPeers('kustomize', 'dex', 'envoy', 'chromium')
+
+const NAMESPACE = 'kubeflow-user-example-com'
+const ACCOUNT = 'default-editor'
+const CACHE_SECONDS = 1
+const USER = { email: 'alice@example.com', password: 'alice-password', groups: 'kubeflow-admins,team-a' }
+const FORGED = {
+  'kubeflow-userid': 'admin@example.com',
+  'kubeflow-groups': 'kubeflow-admins,system:masters',
+  // oauth2-proxy's headers, which apps behind Kubeflow >= 1.9 may read.
+  'x-auth-request-user': 'admin@example.com',
+  'x-auth-request-email': 'admin@example.com',
+  'x-auth-request-groups': 'kubeflow-admins',
+  'x-auth-request-preferred-username': 'admin',
+}
+const PAGE = `/pipeline/?ns=${NAMESPACE}`
+const KFP_API = '/pipeline/apis/v2beta1/runs?namespace=' + NAMESPACE
+
+interface Setting {
+  title: string
+  render(): Promise<string>
+  filter(objects: KubeObject[]): Record<string, unknown>
+  /** Where the dashboard of this Kubeflow POSTs its logout, under AUTHSERVICE_URL_PREFIX. */
+  postLogout: 'logout' | 'sign_out'
+}
+
+/** The `authservice` provider of mesh.yaml that the rendered CUSTOM policy names, as istiod makes it a filter. */
+function extensionProviderFilter(objects: KubeObject[]): Record<string, unknown> {
+  const named = (objects.find((object) => object.kind === 'AuthorizationPolicy') as { spec?: { provider?: { name?: string } } } | undefined)?.spec?.provider?.name
+  const meshFile = join(DEPLOY, 'components', 'istio-ext-authz', 'mesh-config', 'mesh.yaml')
+  const { extensionProviders } = parseYaml(readFileSync(meshFile, 'utf8')) as { extensionProviders: Array<{ name: string; envoyExtAuthzHttp?: EnvoyExtAuthzHttpProvider }> }
+  const http = extensionProviders.find((entry) => entry.name === named)?.envoyExtAuthzHttp
+  if (!http) throw new Error(`the rendered AuthorizationPolicy names provider ${named}, which mesh.yaml lacks`)
+  return extAuthzFilterFromExtensionProvider(http, { cluster: 'authservice' })
+}
+
+const SETTINGS: Setting[] = [
+  {
+    title: 'Kubeflow 1.8: overlays/kubeflow-legacy (EnvoyFilter)',
+    render: () => kustomizeBuild(join(DEPLOY, 'overlays', 'kubeflow-legacy')),
+    filter: (objects) => extAuthzFilterFromEnvoyFilter(objects, { cluster: 'authservice' }),
+    postLogout: 'logout',
+  },
+  {
+    title: 'Kubeflow ≥ 1.9: overlays/kubeflow + components/kubernetes-tokens (extension provider)',
+    render: () => kustomizeBuildOf({ resources: [join(DEPLOY, 'overlays', 'kubeflow')], components: [join(DEPLOY, 'components', 'kubernetes-tokens')] }),
+    filter: extensionProviderFilter,
+    postLogout: 'sign_out',
+  },
+]
+
+const headerValues = (echoed: EchoedRequest | undefined, name: string) =>
+  (echoed?.headerLines ?? []).filter(([header]) => header === name).map(([, value]) => value)
+
+async function signIn(page: Page, gateway: string): Promise<void> {
+  await page.fill('input[name="login"]', USER.email)
+  await page.fill('input[name="password"]', USER.password)
+  await Promise.all([page.waitForURL(`${gateway}${PAGE}`), page.click('#submit-login')])
+}
+
+/** Dex with the client that deploy/dex/dex-config.yaml registers for this overlay's CLIENT_ID. */
+async function dexFor(t: Test, clientId: string): Promise<Dex> {
+  type DexConfig = { staticClients: Array<{ id: string; redirectURIs: string[] }> }
+  const registered = (parseYaml(readFileSync(join(DEPLOY, 'dex', 'dex-config.yaml'), 'utf8')) as DexConfig).staticClients
+  const client = registered.find((candidate) => candidate.id === clientId)
+  if (!client) throw new Error(`deploy/dex/dex-config.yaml registers no client ${clientId}`)
+  const dex = await startDex({ clientId, redirectURIs: client.redirectURIs })
+  t.teardown(() => dex.stop())
+  return dex
+}
+
+for (const setting of SETTINGS) {
+  t.test(setting.title, { skip }, async (t) => {
+    const objects = parseObjects(await setting.render())
+    const { env: rendered } = podEnv(objects)
+    t.equal(rendered.KUBERNETES_TOKENS, 'true', 'the rendered ConfigMap turns Kubernetes tokens on')
+    const prefix = rendered.AUTHSERVICE_URL_PREFIX!
+    const cookieName = rendered.SESSION_COOKIE_NAME ?? 'authservice_session'
+
+    const dex = await dexFor(t, rendered.CLIENT_ID!)
+    const kube = await startKubeApiServer()
+    t.teardown(() => kube.close())
+    kube.createServiceAccount(NAMESPACE, ACCOUNT)
+    const upstream = await startEchoUpstream()
+    t.teardown(() => upstream.close())
+    // Only what points at a cluster is swapped: the issuer, the secrets, the API server; and the
+    // review cache time shortened so a deletion shows within the test.
+    const env = {
+      ...rendered,
+      OIDC_PROVIDER: dex.issuer,
+      CLIENT_SECRET: dex.clientSecret,
+      SESSION_SECRETS: Buffer.alloc(32, 7).toString('base64'),
+      KUBERNETES_TOKENREVIEW_CACHE_SECONDS: String(CACHE_SECONDS),
+    }
+    const authservice = await startAuthservice(env, { kubernetes: kube.credentials })
+    t.teardown(() => authservice.close())
+    const envoy = await startEnvoy({
+      authz: { mode: 'http', port: authservice.checkPort },
+      upstreamPort: upstream.port,
+      dexPort: dex.port,
+      extAuthzFilter: setting.filter(objects),
+    })
+    t.teardown(() => envoy.stop())
+    const browser = await launchBrowser()
+    t.teardown(() => browser.close())
+    const context = await browser.newContext()
+    const page = await context.newPage()
+    const api = (headers: Record<string, string>) =>
+      rawRequest(`${envoy.url}${KFP_API}`, { headers: { accept: 'application/json', ...FORGED, ...headers } })
+    const sessionCookie = async () => (await context.cookies()).find((cookie) => cookie.name === cookieName)
+
+    await t.test('browser login in Chromium lands on the page first asked for, over a stale cookie of the same name', async (t) => {
+      // What the browser still holds after the switch: the previous gateway's session under the same
+      // name (oauth2-proxy's `<value>|<timestamp>|<signature>`, split into `_0`/`_1` when long).
+      const stale = 'c3RhbGUtb2F1dGgyLXByb3h5LXNlc3Npb24|1764806400|c2lnbmF0dXJl'
+      await context.addCookies([cookieName, `${cookieName}_0`].map((name) => ({ name, value: stale, url: envoy.url })))
+      await page.goto(`${envoy.url}${PAGE}`)
+      t.ok(await page.locator('input[name="login"]').isVisible(), 'an anonymous visit shows Dex’s login form')
+      await signIn(page, envoy.url)
+      t.equal(page.url(), `${envoy.url}${PAGE}`, 'back on the page, query included')
+      t.equal(await page.textContent('#whoami'), USER.email, 'the upstream sees kubeflow-userid')
+      t.ok(await sessionCookie(), `session cookie ${cookieName} set`)
+    })
+
+    await t.test('a KFP-style API call with the session reaches the upstream with our identity only', async (t) => {
+      const session = (await sessionCookie())!.value
+      for (const [how, headers] of [
+        ['the session cookie', { cookie: `${cookieName}=${session}` }],
+        ['the session value as Authorization: Bearer (KFP SDK)', { authorization: `Bearer ${session}` }],
+      ] as const) {
+        const before = upstream.received.length
+        const answer = await api(headers)
+        t.equal(answer.status, 200, how)
+        t.equal(upstream.received.length, before + 1, `${how}: reached the upstream`)
+        const echoed = upstream.received.at(-1)
+        t.equal(echoed?.path, KFP_API)
+        t.same(headerValues(echoed, 'kubeflow-userid'), [USER.email], `${how}: one kubeflow-userid, ours`)
+        t.same(headerValues(echoed, 'kubeflow-groups'), [USER.groups], `${how}: one kubeflow-groups, ours`)
+        // SET_XAUTHREQUEST (>= 1.9): oauth2-proxy's headers are ours; otherwise (1.8) removed.
+        const xAuth = rendered.SET_XAUTHREQUEST === 'true'
+        t.same(headerValues(echoed, 'x-auth-request-user'), xAuth ? [USER.email] : [], `${how}: x-auth-request-user ours or none`)
+        t.same(headerValues(echoed, 'x-auth-request-email'), xAuth ? [USER.email] : [], `${how}: x-auth-request-email ours or none`)
+        t.same(headerValues(echoed, 'x-auth-request-groups'), xAuth ? [USER.groups] : [], `${how}: x-auth-request-groups ours or none`)
+        t.same(headerValues(echoed, 'x-auth-request-preferred-username'), [], `${how}: the forged x-auth-request-preferred-username is removed`)
+      }
+    })
+
+    await t.test('service-account tokens: allowed as system:serviceaccount, refused once deleted', async (t) => {
+      const token = await kube.createToken(NAMESPACE, ACCOUNT)
+      const allowed = await api({ authorization: `Bearer ${token}` })
+      t.equal(allowed.status, 200, '`kubectl create token` token: 200')
+      const echoed = upstream.received.at(-1)
+      t.same(headerValues(echoed, 'kubeflow-userid'), [`system:serviceaccount:${NAMESPACE}:${ACCOUNT}`], 'kubeflow-userid, the forged one replaced')
+      t.same(headerValues(echoed, 'kubeflow-groups'), [`system:serviceaccounts,system:serviceaccounts:${NAMESPACE},system:authenticated`])
+      t.same(headerValues(echoed, 'authorization'), [`Bearer ${token}`], 'the token itself goes upstream unchanged')
+      t.ok(kube.reviews() >= 1, 'confirmed by a TokenReview')
+
+      kube.deleteServiceAccount(NAMESPACE, ACCOUNT)
+      await sleep(CACHE_SECONDS * 1000 + 250)
+      const before = upstream.received.length
+      const refused = await api({ authorization: `Bearer ${token}` })
+      t.equal(refused.status, 401, 'the same token after the service account was deleted: 401')
+      t.match(refused.header('www-authenticate'), /error="invalid_token"/)
+      t.notOk(refused.header('location'), 'no login redirect for a bearer request')
+      t.match(authservice.rawLogs(), /ERR_TOKEN_REVIEW_REFUSED/, 'refused by the TokenReview, not by a cache or the signature')
+      t.equal(upstream.received.length, before, 'the upstream never saw it')
+    })
+
+    await t.test('forged identity headers without a credential never reach the upstream', async (t) => {
+      const before = upstream.received.length
+      for (const headers of [{}, { authorization: 'Bearer not-a-token' }, { cookie: `${cookieName}=forged` }] as Array<Record<string, string>>) {
+        t.equal((await api(headers)).status, 401, `refused: ${JSON.stringify(headers)}`)
+      }
+      t.equal(upstream.received.length, before)
+    })
+
+    // Logged out = the browser's cookie is gone and the page asks for a login. (A copied value of the
+    // default cookie store stays valid until it expires: README, "Sessions"; not asserted here.)
+    const loggedOutThenLogin = async (t: Test, how: string) => {
+      t.notOk(await sessionCookie(), `${how}: the session cookie is gone`)
+      await page.goto(`${envoy.url}${PAGE}`)
+      t.ok(await page.locator('input[name="login"]').isVisible(), `${how}: the page asks for a login again`)
+    }
+
+    await t.test(`logout by POST ${prefix}${setting.postLogout}, as the dashboard does`, async (t) => {
+      const before = upstream.received.length
+      const answer = await page.evaluate(async (path) => {
+        const response = await fetch(path, { method: 'POST' })
+        return { status: response.status, body: await response.text() }
+      }, `${prefix}${setting.postLogout}`)
+      t.equal(answer.status, 201)
+      t.same(JSON.parse(answer.body), { afterLogoutURL: rendered.AFTER_LOGOUT_URL }, 'answered by the service, not the upstream')
+      t.equal(upstream.received.length, before, 'the upstream never saw the logout')
+      await loggedOutThenLogin(t, 'POST')
+    })
+
+    await t.test(`logout by GET ${prefix}sign_out`, async (t) => {
+      await signIn(page, envoy.url)
+      t.ok(await sessionCookie(), 'signed in again')
+      const before = upstream.received.length
+      await page.goto(`${envoy.url}${prefix}sign_out`)
+      t.notOk(upstream.received.slice(before).some((echoed) => echoed.path.includes('sign_out')), 'the upstream never saw the logout')
+      await loggedOutThenLogin(t, 'GET')
+    })
+
+    const stats = await envoy.extAuthzStats()
+    t.equal(stats.error ?? 0, 0, `Envoy counted no failed check: ${JSON.stringify(stats)}`)
+  })
+}
