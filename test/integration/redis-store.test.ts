@@ -152,7 +152,7 @@ t.test('redis store', { skip: skipUnlessPeers('redis') }, async (t) => {
     t.strictSame(await open(t).load(await store.save(session, NOW), NOW), session, 'a second, fresh store reads it')
   })
 
-  t.test('a hanging Redis (CLIENT PAUSE) makes each call fail within 1.5 s', async (t) => {
+  t.test('a hanging Redis (CLIENT PAUSE) makes each call fail after the 1 s command timeout, before the pause ends', async (t) => {
     const store = open(t)
     const session = makeSession()
     await store.save(session, NOW)
@@ -160,7 +160,8 @@ t.test('redis store', { skip: skipUnlessPeers('redis') }, async (t) => {
     const started = performance.now()
     await t.rejects(store.load(session.id, NOW), UNAVAILABLE)
     const elapsed = performance.now() - started
-    t.ok(elapsed >= 900 && elapsed < 1_500, `the command timed out after ${Math.round(elapsed)} ms`)
+    // Well before the 2.5 s pause ends: the command timeout (1 s) answered, not the pause's end.
+    t.ok(elapsed >= 900 && elapsed < 2_300, `the command timed out after ${Math.round(elapsed)} ms`)
     await waitUntil('the pause to end', async () => (await store.load(session.id, NOW)) !== undefined, {
       timeoutMs: 10_000,
       intervalMs: 100,
