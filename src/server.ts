@@ -95,6 +95,13 @@ function packageVersion(): string {
   }
 }
 
+/** All of a stream (standard input for `explain -H @-`), as UTF-8. */
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  let text = ''
+  for await (const chunk of stream) text += chunk.toString()
+  return text
+}
+
 /** The real outside world for the commands other than serve. */
 function processIo(): CliIo {
   return {
@@ -108,6 +115,9 @@ function processIo(): CliIo {
       if (process.stdin.isTTY) process.stderr.write(prompt)
       return readFirstLine(process.stdin)
     },
+    readStdin: () => readAll(process.stdin),
+    clock: systemClock,
+    kubernetes: kubernetesCredentials(),
   }
 }
 

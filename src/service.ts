@@ -7,7 +7,7 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import { buildCheckApp, buildOpsApp } from './app.js'
 import { createChecker, type CheckOptions, type CheckRequest, type CheckResult } from './check/pipeline.js'
-import { createHandler, type HandledCheck } from './check/handle.js'
+import { createHandler, createReplayer, type HandledCheck, type ReplayedCheck } from './check/handle.js'
 import { createResponder } from './check/respond.js'
 import { createEndpointMatcher } from './check/endpoints.js'
 import { createLoginHandlers } from './login/handlers.js'
@@ -59,6 +59,11 @@ export interface Service {
    * with `{ dryRun: true, trace: true }` it changes nothing and says what each credential source found.
    */
   readonly check: (request: CheckRequest, options?: CheckOptions) => Promise<CheckResult>
+  /**
+   * One check replayed without side effects (`authservice explain`): the dry run's trace and the
+   * reply `handle` would give; nothing is logged or counted, endpoints are named, not run.
+   */
+  readonly replay: (request: CheckRequest) => Promise<ReplayedCheck>
   readonly metrics: Metrics
   readonly sessionStore: SessionStore
   readonly primaryIssuer: Issuer
@@ -207,16 +212,9 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
       endSession: () => primaryIssuer.metadata()?.end_session_endpoint,
     },
   })
-  const handle = createHandler({
-    config,
-    check,
-    respond,
-    endpoints: createEndpointMatcher(config),
-    login,
-    metrics,
-    logger: deps.logger,
-    clock: deps.clock,
-  })
+  const answering = { config, check, respond, endpoints: createEndpointMatcher(config), login, clock: deps.clock }
+  const handle = createHandler({ ...answering, metrics, logger: deps.logger })
+  const replay = createReplayer(answering)
   const checkApp = buildCheckApp({ logger: deps.logger, handle })
   const opsApp = buildOpsApp({ logger: deps.logger, metrics, isReady })
   // The cluster's key set is started and observed with the others; readiness never waits for it.
@@ -241,6 +239,7 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
     opsApp,
     handle,
     check,
+    replay,
     metrics,
     sessionStore,
     primaryIssuer,

@@ -13,7 +13,7 @@ import { parseCookies } from '../session/cookies.js'
 import { clearSessionCookies, writeSessionCookies } from '../session/session-cookie.js'
 import type { createEndpointMatcher, Endpoint } from './endpoints.js'
 import { normalizePath, splitTarget } from './path.js'
-import type { CheckResult } from './pipeline.js'
+import type { CheckOptions, CheckResult } from './pipeline.js'
 import { stripCheckPathPrefix, type CheckRequest } from './request.js'
 import type { CheckReply, ReplyExtras, Verdict } from './respond.js'
 
@@ -23,9 +23,18 @@ export interface HandledCheck {
   readonly reason: string
 }
 
+/**
+ * A check replayed without side effects (`authservice explain`): the pipeline's dry run with its
+ * trace, and the reply the service would give, built by the same code as handle's. The service's
+ * own endpoints are named, not run: a callback would spend its code, a logout end a session.
+ */
+export type ReplayedCheck =
+  | { readonly endpoint: Endpoint; readonly path: string }
+  | { readonly endpoint?: undefined; readonly reply: CheckReply; readonly verdict: Verdict; readonly result: CheckResult }
+
 export interface HandleOptions {
   readonly config: Config
-  readonly check: (request: CheckRequest) => Promise<CheckResult>
+  readonly check: (request: CheckRequest, options?: CheckOptions) => Promise<CheckResult>
   readonly respond: (verdict: Verdict, extras?: ReplyExtras) => CheckReply
   readonly endpoints: ReturnType<typeof createEndpointMatcher>
   readonly login: LoginHandlers
@@ -39,14 +48,16 @@ interface Handled {
   readonly verdict: Verdict
   readonly path: string
   readonly setCookies?: readonly string[]
+  /** The pipeline's result, when the check ran (not for the service's own endpoints). */
+  readonly result?: CheckResult
 }
 
-export function createHandler(options: HandleOptions): (request: CheckRequest) => Promise<HandledCheck> {
+const SERVICE_RUN: CheckOptions = { dryRun: false, trace: false }
+const REPLAY: CheckOptions = { dryRun: true, trace: true }
+
+/** One check as handle and replay share it; `replay` names an endpoint instead of running it. */
+function createRun(options: Omit<HandleOptions, 'respond' | 'metrics' | 'logger'>) {
   const { config, login } = options
-  // The decision line holds only fields built here (outcome, reason, codes, user, method, path
-  // without query, ms), never a credential, so it skips pino's redaction, which cost about 11 µs per
-  // line (4/5 of the line's cost; npm run bench -- --profile). Every other line keeps REDACTED_PATHS.
-  const decisionLog = options.logger.child({}, { redact: [] })
 
   /** The request as the login handlers see it; only built when one of them is called. */
   const flowRequestOf = (request: CheckRequest, target: string, query: string, cookies: Record<string, string | undefined>): FlowRequest => ({
@@ -75,38 +86,61 @@ export function createHandler(options: HandleOptions): (request: CheckRequest) =
     }
   }
 
-  async function run(request: CheckRequest, cookies: Record<string, string | undefined>): Promise<Handled> {
+  return async function run(request: CheckRequest, cookies: Record<string, string | undefined>, replay: boolean, warn: (error: unknown) => void): Promise<Handled | { endpoint: Endpoint; path: string }> {
     // Endpoints and the page to come back to are the user's path, without Envoy's path_prefix.
     const target = stripCheckPathPrefix(request.target, config.checkPathPrefix)
     const { path, query } = splitTarget(target)
     const normalized = normalizePath(path)
     const which = options.endpoints(request.method, normalized)
-    if (which !== undefined) return { verdict: await endpoint(which, flowRequestOf(request, target, query, cookies)), path: normalized.path }
+    if (which !== undefined) {
+      if (replay) return { endpoint: which, path: normalized.path }
+      return { verdict: await endpoint(which, flowRequestOf(request, target, query, cookies)), path: normalized.path }
+    }
     // Parsed and normalised once per check: the decision reuses both.
-    const result = await options.check({ method: request.method, target: request.target, headers: request.headers, cookies, normalized })
+    const result = await options.check({ method: request.method, target: request.target, headers: request.headers, cookies, normalized }, replay ? REPLAY : SERVICE_RUN)
     const { decision } = result
     if (decision.outcome === 'login') {
       const flowRequest = flowRequestOf(request, target, query, cookies)
       const ended = result.sessionEnded ? clearSessionCookies(config, flowRequest, cookies) : []
       // The login start may answer otherwise (provider unavailable): that is what is logged.
       const started = await login.start(flowRequest, ended)
-      return { verdict: { ...started, codes: started.codes ?? decision.codes }, path: result.path }
+      return { verdict: { ...started, codes: started.codes ?? decision.codes }, path: result.path, result }
     }
-    if (result.renewedTicket === undefined) return { verdict: decision, path: result.path }
+    if (result.renewedTicket === undefined) return { verdict: decision, path: result.path, result }
     try {
       const maxAge = Math.max(0, Math.floor(((result.renewedExpiresAt as number) - options.clock.now()) / 1000))
       const setCookies = writeSessionCookies(config, result.renewedTicket, maxAge, flowRequestOf(request, target, query, cookies), cookies)
-      return { verdict: decision, path: result.path, setCookies }
+      return { verdict: decision, path: result.path, setCookies, result }
     } catch (error) {
       // Too large to send back: the session goes on with the cookie the browser has (refreshed in memory).
-      options.logger.warn({ err: error }, 'renewed session not sent back')
-      return { verdict: decision, path: result.path }
+      warn(error)
+      return { verdict: decision, path: result.path, result }
     }
   }
+}
+
+/** The replay of one check (see ReplayedCheck): nothing is changed, logged or counted. */
+export function createReplayer(options: Omit<HandleOptions, 'metrics' | 'logger'>): (request: CheckRequest) => Promise<ReplayedCheck> {
+  const run = createRun(options)
+  return async (request) => {
+    const handled = await run(request, parseCookies(request.headers.cookie), true, () => undefined)
+    if ('endpoint' in handled) return handled
+    return { reply: options.respond(handled.verdict), verdict: handled.verdict, result: handled.result as CheckResult }
+  }
+}
+
+export function createHandler(options: HandleOptions): (request: CheckRequest) => Promise<HandledCheck> {
+  const run = createRun(options)
+  // The decision line holds only fields built here (outcome, reason, codes, user, request kind,
+  // credential source and fingerprint, method, path without query, ms), never a credential, so it
+  // skips pino's redaction, which cost about 11 µs per line (4/5 of the line's cost; npm run bench
+  // -- --profile). Every other line keeps REDACTED_PATHS.
+  const decisionLog = options.logger.child({}, { redact: [] })
+  const warn = (error: unknown) => options.logger.warn({ err: error }, 'renewed session not sent back')
 
   return async (request) => {
     const started = process.hrtime.bigint()
-    const { verdict, path, setCookies } = await run(request, parseCookies(request.headers.cookie))
+    const { verdict, path, setCookies, result } = (await run(request, parseCookies(request.headers.cookie), false, warn)) as Handled
     const reply = options.respond(verdict, setCookies ? { setCookies } : undefined)
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
     options.metrics.observeDecision(verdict, seconds)
@@ -119,6 +153,10 @@ export function createHandler(options: HandleOptions): (request: CheckRequest) =
         reason: verdict.reason,
         codes: codes && codes.length > 0 ? codes : undefined,
         user: user || undefined,
+        // What `authservice explain --log-line` needs to identify the request without its secrets.
+        kind: result?.decision.kind,
+        source: result?.presented?.source,
+        credential: result?.presented?.fingerprint,
         method: request.method,
         path,
         ms: Math.round(seconds * 1e5) / 100,

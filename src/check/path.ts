@@ -157,18 +157,27 @@ function matchesBase(path: string, base: string): boolean {
 }
 
 /**
- * Builds a matcher for path prefixes on segment boundaries (RFC 3986 §3.3): `/dex` matches `/dex`
+ * Builds a finder for path prefixes on segment boundaries (RFC 3986 §3.3): `/dex` matches `/dex`
  * and `/dex/x`, never `/dexfoo`; a trailing `/` in an entry is insignificant. Comparison is
  * case-sensitive and on normalised paths; an ambiguous path never matches. Entries are normalised
  * once here; empty or ambiguous entries are dropped, and the entry `/` matches every unambiguous path.
+ * It answers the first entry, as configured, that matches (what `authservice explain` shows).
  */
-export function createPrefixMatcher(prefixes: readonly string[]): (normalized: NormalizedPath) => boolean {
-  const bases = [
-    ...new Set(prefixes.filter((entry) => entry !== '').flatMap((entry) => prefixBase(entry) ?? [])),
-  ]
-  return (normalized) => {
-    if (normalized.ambiguous) return false
-    for (const base of bases) if (matchesBase(normalized.path, base)) return true
-    return false
+export function createPrefixFinder(prefixes: readonly string[]): (normalized: NormalizedPath) => string | undefined {
+  const bases = new Map<string, string>()
+  for (const entry of prefixes) {
+    const base = entry === '' ? undefined : prefixBase(entry)
+    if (base !== undefined && !bases.has(base)) bases.set(base, entry)
   }
+  return (normalized) => {
+    if (normalized.ambiguous) return undefined
+    for (const [base, entry] of bases) if (matchesBase(normalized.path, base)) return entry
+    return undefined
+  }
+}
+
+/** Whether a path matches one of the prefixes (createPrefixFinder's rule). */
+export function createPrefixMatcher(prefixes: readonly string[]): (normalized: NormalizedPath) => boolean {
+  const find = createPrefixFinder(prefixes)
+  return (normalized) => find(normalized) !== undefined
 }

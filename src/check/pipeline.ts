@@ -7,15 +7,17 @@
  * a dry run (a replay of a request: nothing changes anywhere), and can return a trace of what each
  * credential source established.
  */
+import { decodeJwt, decodeProtectedHeader } from 'jose'
 import type { Config } from '../config/types.js'
 import type { AuthServiceErrorCode } from '../errors.js'
 import type { CredentialSource, Established, SourceName } from '../credentials/ports.js'
 import { createCredentialSources, type SourcesDependencies } from '../credentials/sources.js'
 import { parseCookies } from '../session/cookies.js'
 import { decide, type CredentialOutcome, type Decision } from './decision.js'
-import { createPrefixMatcher, normalizePath, splitTarget } from './path.js'
+import { credentialFingerprint } from './fingerprint.js'
+import { createPrefixFinder, normalizePath, splitTarget } from './path.js'
 import { stripCheckPathPrefix, type CheckRequest } from './request.js'
-import { createRequestClassifier } from './request-kind.js'
+import { createKindSignal, type KindSignal } from './request-kind.js'
 
 export type { CheckRequest } from './request.js'
 
@@ -23,6 +25,41 @@ export type { CheckRequest } from './request.js'
 export interface SourceStep {
   readonly source: SourceName
   readonly result: Established
+  /** credentialFingerprint() of what it found: never the credential itself. */
+  readonly fingerprint: string
+  /** A JWS's header and claims as they read before any verification (explain says why with them). */
+  readonly unverified?: UnverifiedJws
+}
+
+export interface UnverifiedJws {
+  readonly header: Readonly<Record<string, unknown>>
+  readonly claims: Readonly<Record<string, unknown>>
+}
+
+/** The header and claims of a compact JWS, unverified; undefined for anything else (a session ticket). */
+function readUnverified(credential: string): UnverifiedJws | undefined {
+  try {
+    return { header: decodeProtectedHeader(credential), claims: decodeJwt(credential) }
+  } catch {
+    return undefined
+  }
+}
+
+/** The credential that decided: the one that established the identity, else the first one refused. */
+export interface PresentedCredential {
+  readonly source: SourceName
+  /** credentialFingerprint() of the credential: never the credential itself. */
+  readonly fingerprint: string
+}
+
+/** Why the check saw the request as it did (only with `trace`). */
+export interface CheckWhy {
+  /** The SKIP_AUTH_URLS entry the normalised path matched, as configured. */
+  readonly skipRule?: string
+  /** What made it an API call; none makes it a navigation. */
+  readonly kindSignal?: KindSignal
+  /** The path may be read differently upstream (path.ts), so it matches no skip path or API route. */
+  readonly ambiguousPath: boolean
 }
 
 export interface CheckResult {
@@ -34,8 +71,12 @@ export interface CheckResult {
   readonly renewedExpiresAt?: number
   /** A session cookie was presented but its session has ended (clear it). */
   readonly sessionEnded?: boolean
+  /** The credential that decided, for the decision log. */
+  readonly presented?: PresentedCredential
   /** Every source that carried a credential and what it established (only when asked for). */
   readonly trace?: readonly SourceStep[]
+  /** The skip rule and the request-kind signal (only when the trace is asked for). */
+  readonly why?: CheckWhy
 }
 
 export interface CheckOptions {
@@ -56,6 +97,7 @@ interface Authenticated {
   readonly credential: CredentialOutcome
   readonly renewed?: { readonly ticket: string; readonly expiresAt: number }
   readonly sessionEnded?: boolean
+  readonly presented?: PresentedCredential
   readonly trace?: SourceStep[]
 }
 
@@ -73,25 +115,31 @@ async function authenticate(sources: readonly CredentialSource[], request: { hea
   let codes: AuthServiceErrorCode[] | undefined
   let providerUnavailable = false
   let sessionEnded = false
+  let first: PresentedCredential | undefined
   for (const source of sources) {
-    const credential = source.carried(request)
-    if (credential === undefined) continue
-    const result = await source.establish(credential, establishOptions)
-    trace?.push({ source: source.name, result })
+    const carried = source.carried(request)
+    if (carried === undefined) continue
+    const result = await source.establish(carried, establishOptions)
+    if (trace) {
+      const unverified = readUnverified(carried)
+      trace.push({ source: source.name, result, fingerprint: credentialFingerprint(carried), ...(unverified ? { unverified } : {}) })
+    }
     if (result.status === 'valid') {
       const credential: CredentialOutcome = { status: 'valid', identity: result.identity, via: source.name }
-      return result.renewed ? { credential, renewed: result.renewed, trace } : { credential, trace }
+      const presented = { source: source.name, fingerprint: credentialFingerprint(carried) }
+      return result.renewed ? { credential, renewed: result.renewed, presented, trace } : { credential, presented, trace }
     }
+    first ??= { source: source.name, fingerprint: credentialFingerprint(carried) }
     if (result.status === 'unavailable') {
-      if (result.what === 'session-store') return { credential: { status: 'unavailable', what: 'session-store' }, trace }
+      if (result.what === 'session-store') return { credential: { status: 'unavailable', what: 'session-store' }, presented: first, trace }
       providerUnavailable = true
       continue
     }
     ;(codes ??= []).push(result.code)
     if (result.sessionEnded) sessionEnded = true
   }
-  if (providerUnavailable) return { credential: { status: 'unavailable' }, sessionEnded, trace }
-  return { credential: codes ? { status: 'rejected', codes } : { status: 'none' }, sessionEnded, trace }
+  if (providerUnavailable) return { credential: { status: 'unavailable' }, sessionEnded, presented: first, trace }
+  return { credential: codes ? { status: 'rejected', codes } : { status: 'none' }, sessionEnded, presented: first, trace }
 }
 
 export function createChecker(deps: CheckerDependencies): (request: CheckRequest, options?: CheckOptions) => Promise<CheckResult> {
@@ -99,15 +147,17 @@ export function createChecker(deps: CheckerDependencies): (request: CheckRequest
   // The service's own endpoints under AUTHSERVICE_URL_PREFIX are answered before the check
   // (check/endpoints.ts); any other path under the prefix is checked like every path, never passed
   // upstream unauthenticated (oidc-authservice skipped the whole prefix).
-  const isSkipPath = createPrefixMatcher(config.skipAuthUrls)
-  const classify = createRequestClassifier(config.apiRoutes)
+  const skipRule = createPrefixFinder(config.skipAuthUrls)
+  const kindSignal = createKindSignal(config.apiRoutes)
   const sources = deps.sources ?? createCredentialSources(config, deps)
   const policy = { groupsAllowlist: config.groupsAllowlist, allowedEmailDomains: config.allowedEmailDomains }
 
   return async (request, options = SERVICE_RUN) => {
     const normalized = request.normalized ?? normalizePath(splitTarget(stripCheckPathPrefix(request.target, config.checkPathPrefix)).path)
-    const kind = classify({ method: request.method, path: normalized, headers: request.headers })
-    const skip = isSkipPath(normalized)
+    const signal = kindSignal({ method: request.method, path: normalized, headers: request.headers })
+    const kind = signal === undefined ? 'navigation' : 'api'
+    const rule = skipRule(normalized)
+    const skip = rule !== undefined
     const authenticated = skip
       ? options.trace ? { ...NONE, trace: [] } : NONE
       : await authenticate(sources, { headers: request.headers, cookies: request.cookies ?? parseCookies(request.headers.cookie) }, options)
@@ -117,7 +167,8 @@ export function createChecker(deps: CheckerDependencies): (request: CheckRequest
       path: normalized.path,
       ...(authenticated.renewed === undefined ? {} : { renewedTicket: authenticated.renewed.ticket, renewedExpiresAt: authenticated.renewed.expiresAt }),
       ...(authenticated.sessionEnded ? { sessionEnded: true } : {}),
-      ...(authenticated.trace === undefined ? {} : { trace: authenticated.trace }),
+      ...(authenticated.presented === undefined ? {} : { presented: authenticated.presented }),
+      ...(authenticated.trace === undefined ? {} : { trace: authenticated.trace, why: { skipRule: rule, kindSignal: signal, ambiguousPath: normalized.ambiguous } }),
     }
   }
 }

@@ -85,21 +85,33 @@ function apiRoutesPattern(apiRoutes: readonly string[]): RegExp | undefined {
 }
 
 /**
- * Builds the classifier. Signals are checked cheapest first; any one makes the request an API call.
- * With none it is a navigation: Kubeflow's stock Envoy filter forwards only authorization, cookie and
- * x-auth-token, so a bare GET is most likely a browser.
+ * What made a request an API call: the first signal found, cheapest first. Undefined when there is
+ * none, which makes it a navigation. `authservice explain` shows it; the classifier is built on it,
+ * so the two cannot disagree.
  */
-export function createRequestClassifier(apiRoutes: readonly string[]): (request: ClassifiedRequest) => RequestKind {
+export type KindSignal = 'sec-fetch-mode' | 'x-requested-with' | 'bearer' | 'method' | 'accept' | 'api-route'
+
+export function createKindSignal(apiRoutes: readonly string[]): (request: ClassifiedRequest) => KindSignal | undefined {
   const apiRoute = apiRoutesPattern(apiRoutes)
   return ({ method, path, headers }) => {
     const fetchMode = headers['sec-fetch-mode']
-    if (fetchMode !== undefined && !equalsIgnoreAsciiCase(fetchMode, 0, fetchMode.length, 'navigate')) return 'api'
-    if (headers['x-requested-with'] !== undefined) return 'api'
-    if (carriesBearerCredential(headers.authorization)) return 'api'
-    if (!isNavigationMethod(method)) return 'api'
+    if (fetchMode !== undefined && !equalsIgnoreAsciiCase(fetchMode, 0, fetchMode.length, 'navigate')) return 'sec-fetch-mode'
+    if (headers['x-requested-with'] !== undefined) return 'x-requested-with'
+    if (carriesBearerCredential(headers.authorization)) return 'bearer'
+    if (!isNavigationMethod(method)) return 'method'
     const accept = headers['accept']
-    if (accept !== undefined && acceptSignalsApi(accept)) return 'api'
+    if (accept !== undefined && acceptSignalsApi(accept)) return 'accept'
     // An ambiguous path (read differently by the upstream) matches no route, as with skip paths.
-    return apiRoute !== undefined && !path.ambiguous && apiRoute.test(path.path) ? 'api' : 'navigation'
+    return apiRoute !== undefined && !path.ambiguous && apiRoute.test(path.path) ? 'api-route' : undefined
   }
+}
+
+/**
+ * Builds the classifier: any signal makes the request an API call. With none it is a navigation:
+ * Kubeflow's stock Envoy filter forwards only authorization, cookie and x-auth-token, so a bare GET
+ * is most likely a browser.
+ */
+export function createRequestClassifier(apiRoutes: readonly string[]): (request: ClassifiedRequest) => RequestKind {
+  const signal = createKindSignal(apiRoutes)
+  return (request) => (signal(request) === undefined ? 'navigation' : 'api')
 }

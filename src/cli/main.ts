@@ -4,21 +4,29 @@
  * their exit code — 0 done, 1 the command failed, 2 a usage error (unknown command or argument).
  * Everything outside (environment, files, network, terminal) comes in through CliIo.
  */
+import type { Clock } from '../clock.js'
 import type { Env, ReadFile } from '../config/load.js'
 import type { Fetch } from '../oidc/fetch.js'
+import type { KubernetesCredentials } from '../service.js'
 import { checkConfig } from './check-config.js'
+import { explainCommand } from './explain.js'
 import { hashPassword } from './hash-password.js'
-import { helpText, usage } from './help.js'
+import { explainUsage, helpText, usage } from './help.js'
 
 export interface CliIo {
   readonly env: Env
   readonly readFile: ReadFile
   readonly fetch: Fetch
   readonly version: string
+  readonly clock: Clock
+  /** How to reach the Kubernetes API as this pod, when in a cluster (explain: service-account tokens). */
+  readonly kubernetes?: KubernetesCredentials
   out(text: string): void
   err(text: string): void
   /** The first line of standard input (after `prompt` on a terminal), without its line ending. */
   readLine(prompt: string): Promise<string>
+  /** All of standard input. */
+  readStdin(): Promise<string>
 }
 
 export type CliOutcome = 'serve' | number
@@ -33,7 +41,7 @@ function usageError(io: CliIo, message: string): number {
 
 export async function runCli(argv: readonly string[], io: CliIo): Promise<CliOutcome> {
   if (argv.some((arg) => arg === '--help' || arg === '-h')) {
-    io.out(helpText())
+    io.out(argv[0] === 'explain' ? explainUsage() : helpText())
     return 0
   }
   const [command, ...rest] = argv
@@ -54,6 +62,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<CliOut
       return noMoreThan(0) ?? 'serve'
     case 'check-config':
       return noMoreThan(0) ?? checkConfig(io)
+    case 'explain':
+      return explainCommand(rest, io)
     case 'hash-password':
       return noMoreThan(1) ?? hashPassword(rest[0], io)
     default:

@@ -22,6 +22,8 @@ function cli(input = '') {
     out: (text) => out.push(text),
     err: (text) => err.push(text),
     readLine: async () => input,
+    readStdin: async () => input,
+    clock: { now: () => Date.now() },
   }
   return { io, out: () => out.join(''), err: () => err.join(''), fetched }
 }
