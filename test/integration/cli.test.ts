@@ -1,5 +1,5 @@
 // The built binary's command line (`node dist/server.js <command>`, what `authservice` runs):
-// the help lists every variable, hash-password's hashes log in to real Dex, check-config reports
+// the help lists every variable, hash-password's hashes log in to real Dex, explain exits 0/1/2/3 and never echoes a token given on stdin, check-config reports
 // a real Dex's issuer and keys and fails on a closed port, an unknown command is a usage error.
 import t from 'tap'
 import { spawn } from 'node:child_process'
@@ -10,6 +10,7 @@ import { describeVariables } from '../../src/config/schema.js'
 import { startDex } from '../helpers/dex.js'
 import { skipUnlessPeers } from '../helpers/peer-manifest.js'
 import { freePort } from '../helpers/ports.js'
+import { KUBEFLOW_CLIENT_ID, startTestIssuer } from '../helpers/test-issuer.js'
 
 const entry = new URL('../../dist/server.js', import.meta.url).pathname
 const built = existsSync(entry) ? false : 'dist/server.js missing: run `npm run build` (npm test does)'
@@ -123,4 +124,50 @@ t.test('check-config against a closed port: exit 1 naming the problem', { skip: 
   t.equal(invalid.code, 1)
   t.match(invalid.stdout, 'problem: OIDC_PROVIDER: required')
   t.notMatch(invalid.stdout + invalid.stderr, 'do-not-print-me')
+})
+
+t.test('explain: exit 0 allowed, 1 denied, 2 usage or configuration error, 3 provider unreachable; a token on stdin is never echoed', { skip: built }, async (t) => {
+  const issuer = await startTestIssuer({ path: '/dex' })
+  t.teardown(() => issuer.close())
+  const env = { OIDC_PROVIDER: issuer.issuer, CLIENT_ID: KUBEFLOW_CLIENT_ID, CLIENT_SECRET: 'do-not-print-me-0123456789', SKIP_AUTH_URLS: '/dex,/public' }
+  const url = 'https://kubeflow.example.com/pipeline/apis/v2beta1/runs'
+  const valid = await issuer.sign({ email: 'alice@example.com', groups: ['team-a'] })
+  const expired = await issuer.sign({ email: 'alice@example.com', iat: Math.floor(Date.now() / 1000) - 7200, exp: Math.floor(Date.now() / 1000) - 3600 })
+
+  const allowed = await authservice(['explain', '-H', '@-', url], { env, input: `Authorization: Bearer ${valid}\n` })
+  t.equal(allowed.code, 0, allowed.stdout + allowed.stderr)
+  t.match(allowed.stdout, 'Verdict      ALLOWED')
+  t.match(allowed.stdout, 'kubeflow-userid: alice@example.com')
+
+  const denied = await authservice(['explain', '-H', '@-', url], { env, input: `Authorization: Bearer ${expired}\n` })
+  t.equal(denied.code, 1)
+  t.match(denied.stdout, /ERR_TOKEN_EXPIRED — expired at/)
+  for (const [token, run] of [[valid, allowed], [expired, denied]] as const) {
+    t.notMatch(run.stdout + run.stderr, token.split('.')[2]!, 'the token given on stdin is not echoed')
+    t.notMatch(run.stdout + run.stderr, token.split('.')[1]!, 'nor its claims part')
+  }
+  t.notMatch(allowed.stdout + denied.stdout, 'do-not-print-me')
+
+  const skipped = await authservice(['explain', '/public/page'], { env })
+  t.equal(skipped.code, 0, 'a skip path')
+  t.match(skipped.stdout, 'matches SKIP_AUTH_URLS entry /public')
+
+  const usage = await authservice(['explain', '--frobnicate', url], { env })
+  t.equal(usage.code, 2)
+  t.match(usage.stderr, 'unknown option "--frobnicate"')
+  const noUrl = await authservice(['explain'], { env })
+  t.equal(noUrl.code, 2)
+  const invalid = await authservice(['explain', url], { env: { CLIENT_SECRET: 'do-not-print-me' } })
+  t.equal(invalid.code, 2)
+  t.match(invalid.stderr, 'OIDC_PROVIDER: required')
+  t.notMatch(invalid.stderr, 'do-not-print-me')
+
+  const port = await freePort()
+  const unreachable = await authservice(['explain', '-H', '@-', url], { env: { ...env, OIDC_PROVIDER: `http://127.0.0.1:${port}/dex` }, input: `authorization: Bearer ${valid}\n` })
+  t.equal(unreachable.code, 3, 'undecidable while the provider cannot be reached')
+  t.match(unreachable.stdout, 'could not be reached')
+
+  const help = await authservice(['explain', '--help'])
+  t.equal(help.code, 0)
+  t.match(help.stdout, 'kubectl -n istio-system exec -i deploy/authservice')
 })

@@ -8,7 +8,8 @@ import t from 'tap'
 import { Registry } from 'prom-client'
 import type { CheckRequest, CheckResult } from '../../../src/check/pipeline.js'
 import type { Decision } from '../../../src/check/decision.js'
-import { createHandler } from '../../../src/check/handle.js'
+import { createHandler, createReplayer } from '../../../src/check/handle.js'
+import type { CheckOptions } from '../../../src/check/pipeline.js'
 import { createResponder, type HeaderList } from '../../../src/check/respond.js'
 import type { Config } from '../../../src/config/types.js'
 import { kubeflowConfig } from '../../fixtures/config.js'
@@ -33,6 +34,7 @@ const stubAnswer = (status: 201 | 302 | 401): LoginAnswer =>
 function harness(options: { config?: Partial<Config>; result?: Partial<CheckResult> } = {}) {
   const cfg = config(options.config)
   const checks: CheckRequest[] = []
+  const checkOptions: Array<CheckOptions | undefined> = []
   const calls: Array<{ handler: string; request?: FlowRequest; cookies?: readonly string[] }> = []
   const observed: Array<{ outcome: string; reason: string; seconds: number }> = []
   let raw = ''
@@ -63,21 +65,22 @@ function harness(options: { config?: Partial<Config>; result?: Partial<CheckResu
     registry: new Registry(),
     observeDecision: (decision, seconds) => observed.push({ outcome: decision.outcome, reason: decision.reason, seconds }),
   }
-  const handle = createHandler({
+  const answering = {
     config: cfg,
-    check: async (request) => {
+    check: async (request: CheckRequest, run?: CheckOptions) => {
       checks.push(request)
+      checkOptions.push(run)
       return { decision: ALLOW, path: '/jupyter/', ...options.result }
     },
     respond: createResponder({ userIdHeader: 'kubeflow-userid', groupsHeader: 'kubeflow-groups', setAuthorizationHeader: false, setXAuthRequest: false, retryAfterSeconds: 5 }),
     endpoints: createEndpointMatcher(cfg),
     login,
-    metrics,
-    logger,
     clock: { now: () => NOW },
-  })
+  }
+  const handle = createHandler({ ...answering, metrics, logger })
+  const replay = createReplayer(answering)
   const lines = () => raw.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>)
-  return { handle, checks, calls, observed, lines, raw: () => raw }
+  return { handle, replay, checks, checkOptions, calls, observed, lines, raw: () => raw }
 }
 
 function header(headers: HeaderList, name: string): string[] {
@@ -241,4 +244,33 @@ t.test('with CHECK_PATH_PREFIX (Envoy path_prefix), the callback is still answer
   await h.handle(get('/ext-authz/authservice/oidc/callback?code=c&state=s'))
   t.same(h.calls.map((call) => call.handler), ['callback'])
   t.same(h.checks, [])
+})
+
+t.test('the decision line identifies the request without its secrets: request kind, credential source and fingerprint', async (t) => {
+  const h = harness({ result: { decision: ALLOW, path: '/jupyter/', presented: { source: 'session-cookie', fingerprint: '0a1b2c3d' } } })
+  await h.handle(get('/jupyter/', { cookie: 'authservice_session=tk' }))
+  t.match(h.lines().find((line) => line.msg === 'decision'), { kind: 'navigation', source: 'session-cookie', credential: '0a1b2c3d' })
+  t.notMatch(h.raw(), 'tk', 'never the credential')
+  t.same(h.checkOptions, [{ dryRun: false, trace: false }], 'the service checks with side effects, without a trace')
+})
+
+t.test('a replay (explain) runs the dry run with its trace, answers as handle does, and logs and counts nothing', async (t) => {
+  const h = harness()
+  const replayed = await h.replay(get('/jupyter/', { cookie: 'authservice_session=tk' }))
+  t.same(h.checkOptions, [{ dryRun: true, trace: true }], 'the dry run, traced')
+  t.match(replayed, { verdict: ALLOW, result: { decision: ALLOW }, reply: { kind: 'allow', upstreamHeaders: [['kubeflow-userid', 'alice@example.com'], ['kubeflow-groups', 'team-a']] } })
+  t.same(h.observed, [], 'not counted')
+  t.equal(h.raw(), '', 'not logged')
+
+  const endpoint = await h.replay({ method: 'POST', target: '/authservice/logout', headers: {} })
+  t.same(endpoint, { endpoint: 'logout', path: '/authservice/logout' }, "the service's own endpoint is named")
+  t.same(h.calls, [], 'and not run (a logout would end a session)')
+
+  const login = harness({ result: { decision: LOGIN, path: '/jupyter/' } })
+  const started = await login.replay(get('/jupyter/'))
+  t.match(started, { verdict: { outcome: 'login', codes: ['ERR_REFRESH_REJECTED'] }, reply: { kind: 'deny', status: 302 } }, 'a login start is replayed (it changes nothing)')
+
+  const tooLarge = harness({ result: { decision: ALLOW, path: '/jupyter/', renewedTicket: 'x'.repeat(40_000), renewedExpiresAt: NOW + 60_000 } })
+  t.match(await tooLarge.replay(get('/jupyter/')), { reply: { kind: 'allow', responseHeaders: [] } }, 'a renewed ticket that cannot be sent back: allowed all the same')
+  t.equal(tooLarge.raw(), '', 'and nothing logged')
 })

@@ -1,6 +1,6 @@
 /** Path normalisation and segment-boundary prefix matching: the decision of which paths skip authentication. */
 import t from 'tap'
-import { createPrefixMatcher, normalizePath, splitTarget } from '../../../src/check/path.js'
+import { createPrefixFinder, createPrefixMatcher, normalizePath, splitTarget } from '../../../src/check/path.js'
 
 t.test('splitTarget splits at the first ?', async (t) => {
   const cases: [name: string, target: string, path: string, query: string][] = [
@@ -146,4 +146,12 @@ t.test('very long hostile paths are handled in linear time', async (t) => {
     // Generous bound: catches quadratic or backtracking behaviour, not machine speed.
     t.ok(elapsed < 1_000, `${name}: took ${elapsed.toFixed(1)} ms`)
   }
+})
+
+t.test('createPrefixFinder answers the entry that matched, as configured (what explain shows)', async (t) => {
+  const find = createPrefixFinder(['', '/dex/', '/dex', '/%2Fx', '/public'])
+  t.equal(find(normalizePath('/dex/auth')), '/dex/', 'the first entry of the same base')
+  t.equal(find(normalizePath('/public/a/../b')), '/public', 'after normalisation')
+  t.equal(find(normalizePath('/public/../jupyter/')), undefined)
+  t.equal(find(normalizePath('/public//x')), undefined, 'an ambiguous path matches none')
 })

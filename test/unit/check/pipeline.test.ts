@@ -8,6 +8,7 @@ import type { TokenVerifier, VerifiedToken } from '../../../src/oidc/token-verif
 import type { Session } from '../../../src/session/session.js'
 import type { SessionAuthenticator, SessionOutcome } from '../../../src/session/session-auth.js'
 import { createChecker, type CheckRequest, type CheckerDependencies } from '../../../src/check/pipeline.js'
+import { credentialFingerprint } from '../../../src/check/fingerprint.js'
 
 const ISSUER = 'http://dex.auth.svc.cluster.local:5556/dex'
 
@@ -478,9 +479,11 @@ t.test('a dry run changes nothing and says what each source established', async 
   const dry = await check(request, { dryRun: true, trace: true })
   t.same(runs, [true], 'the session authenticator is told not to refresh, write or delete')
   t.same(dry.trace, [
-    { source: 'authorization', result: { status: 'rejected', code: 'ERR_TOKEN_MALFORMED' } },
-    { source: 'session-cookie', result: { status: 'rejected', code: 'ERR_SESSION_INVALID' } },
-  ])
+    { source: 'authorization', result: { status: 'rejected', code: 'ERR_TOKEN_MALFORMED' }, fingerprint: credentialFingerprint('junk.jwt.shaped') },
+    { source: 'session-cookie', result: { status: 'rejected', code: 'ERR_SESSION_INVALID' }, fingerprint: credentialFingerprint(TICKET) },
+  ], 'each with the fingerprint of what it found; no JWS, no unverified claims')
+  t.same(dry.presented, { source: 'authorization', fingerprint: credentialFingerprint('junk.jwt.shaped') }, 'the first refused credential is the one logged')
+  t.same(dry.why, { skipRule: undefined, kindSignal: 'bearer', ambiguousPath: false }, 'why: no skip rule, a Bearer made it an API call')
   t.same(dry.decision, { outcome: 'unauthenticated', kind: 'api', reason: 'CREDENTIAL_REJECTED', codes: ['ERR_TOKEN_MALFORMED', 'ERR_SESSION_INVALID'] })
 
   const live = await check(request)
@@ -490,5 +493,12 @@ t.test('a dry run changes nothing and says what each source established', async 
 
   const valid = await checker().check(get('/jupyter/', bearer('alice.jwt')), { trace: true })
   t.match(valid.trace, [{ source: 'authorization', result: { status: 'valid', identity: { userId: 'alice@example.com' } } }], 'the winning source ends the trace')
-  t.same((await checker().check(get('/dex/auth'), { trace: true })).trace, [], 'a skip path tries no source')
+  t.same(valid.presented, { source: 'authorization', fingerprint: credentialFingerprint('alice.jwt') }, 'the winning credential is the one logged')
+  const skipped = await checker().check(get('/dex/auth'), { trace: true })
+  t.same(skipped.trace, [], 'a skip path tries no source')
+  t.same(skipped.why, { skipRule: '/dex', kindSignal: undefined, ambiguousPath: false }, 'and says which SKIP_AUTH_URLS entry matched')
+
+  const jws = await checker().check(get('/jupyter/', bearer(DEX_JWT)), { trace: true })
+  t.same(jws.trace?.[0]?.unverified, { header: { alg: 'RS256', kid: 'k1' }, claims: { sub: 'CgVhbGljZQ' } }, 'a JWS: its header and claims, unverified')
+  t.notOk('presented' in (await checker().check(get('/jupyter/'))), 'no credential, none presented')
 })

@@ -1,7 +1,7 @@
 /** API call or browser navigation: decides between a 401 and a redirect to login. */
 import t from 'tap'
 import { normalizePath } from '../../../src/check/path.js'
-import { createRequestClassifier, type RequestKind } from '../../../src/check/request-kind.js'
+import { createKindSignal, createRequestClassifier, type RequestKind } from '../../../src/check/request-kind.js'
 import { kubeflowConfig } from '../../fixtures/config.js'
 
 /** Kubeflow's API routes, as the configuration's defaults give them. */
@@ -107,4 +107,16 @@ t.test('no API routes: only headers and method decide', async (t) => {
   t.equal(noRoutes(request({}, { path: '/api/x' })), 'navigation', 'a bare GET to /api/x is a navigation')
   t.equal(noRoutes(request({ accept: 'application/json' }, { path: '/api/x' })), 'api', 'a JSON accept is still an API call')
   t.equal(noRoutes(request({}, { method: 'POST' })), 'api', 'a POST is still an API call')
+})
+
+t.test('the signal that made a request an API call (what explain shows), none for a navigation', async (t) => {
+  const signal = createKindSignal(kubeflowConfig().apiRoutes)
+  const at = (path: string, headers: Record<string, string> = {}, method = 'GET') => signal({ method, path: normalizePath(path), headers })
+  t.equal(at('/jupyter/', { 'sec-fetch-mode': 'cors' }), 'sec-fetch-mode')
+  t.equal(at('/jupyter/', { 'x-requested-with': 'XMLHttpRequest' }), 'x-requested-with')
+  t.equal(at('/jupyter/', { authorization: 'Bearer t' }), 'bearer')
+  t.equal(at('/jupyter/', {}, 'POST'), 'method')
+  t.equal(at('/jupyter/', { accept: 'application/json' }), 'accept')
+  t.equal(at('/pipeline/apis/v2beta1/runs'), 'api-route')
+  t.equal(at('/jupyter/', { accept: 'text/html' }), undefined)
 })
