@@ -62,7 +62,7 @@ export function shownRequestHeaders(headers: Readonly<Record<string, string>>, c
   const secret = credentialHeaders(config)
   return Object.entries(headers).map(([name, value]): [string, string] => {
     if (name === 'cookie') {
-      const cookies = Object.entries(parseCookies(value)).map(([cookie, content]) => `${cookie}=<sha256 ${credentialFingerprint(content ?? '')}>`)
+      const cookies = Object.entries(parseCookies(value)).map(([cookie, content]) => `${cookie}=<sha256 ${credentialFingerprint(String(content))}>`)
       return [name, cookies.join('; ')]
     }
     return [name, secret.has(name) ? maskCredential(value) : value]
