@@ -35,11 +35,10 @@ export interface ExplainIo {
   readonly startTimeoutMs?: number
 }
 
-/** Resolves after `promise` or `ms`, whichever comes first; the timer never keeps the process alive. */
+/** Resolves after `promise` or `ms`, whichever comes first (the timer is cleared when the promise wins). */
 function settleWithin(promise: Promise<void>, ms: number): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms)
-    timer.unref()
     void promise.then(() => {
       clearTimeout(timer)
       resolve()

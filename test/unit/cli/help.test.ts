@@ -2,7 +2,7 @@
 // default and meaning and cannot drift; secrets never show a default.
 import t from 'tap'
 import { describeVariables, type VariableDescription } from '../../../src/config/schema.js'
-import { COMMANDS, helpText, usage, wrap } from '../../../src/cli/help.js'
+import { COMMANDS, explainUsage, helpText, usage, wrap } from '../../../src/cli/help.js'
 
 t.test('wrap breaks on words at 100 columns, each line indented', async (t) => {
   const words = Array.from({ length: 40 }, (_, i) => `word${i}`).join(' ')
@@ -52,4 +52,13 @@ t.test('secrets are marked and never show a default; empty defaults show as ""',
   t.notMatch(text, 'do-not-show')
   t.match(text, '  EMPTY  (default: "")\n')
   t.match(text, '  PLAIN\n      No default.\n')
+})
+
+t.test("explain's own help: its options, exit codes and the exact kubectl exec for the distroless image", async (t) => {
+  const text = explainUsage()
+  t.match(text, /^Usage: authservice explain /)
+  for (const option of ['-X, --request', '-H, --header', '-H @-', '-b, --cookie', '--log-line', '--json']) t.match(text, option)
+  t.match(text, 'Exit: 0 allowed or skip path; 1 denied')
+  t.match(text, "kubectl -n istio-system exec -i deploy/authservice -- \\\n    /nodejs/bin/node dist/server.js explain -H @- https://kubeflow.example.com/pipeline/apis/v2beta1/runs")
+  t.match(usage(), 'explain [options] URL')
 })

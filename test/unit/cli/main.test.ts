@@ -86,3 +86,12 @@ t.test('an unknown command: a short error, the usage, exit 2', async (t) => {
   t.equal(run.out(), '')
   t.equal(await runCli(['--frobnicate'], cli().io), 2, 'an unknown option too')
 })
+
+t.test('explain: its own help, and the command with its arguments', async (t) => {
+  const help = cli()
+  t.equal(await runCli(['explain', '--help'], help.io), 0)
+  t.match(help.out(), /^Usage: authservice explain /)
+  const run = cli()
+  t.equal(await runCli(['explain', '--bogus'], run.io), 2, 'explain parses its own arguments')
+  t.match(run.err(), 'authservice explain: unknown option "--bogus"')
+})
