@@ -131,7 +131,12 @@ function targetOf(url: string): { target: string; scheme?: string; host?: string
   } catch {
     throw new ExplainUsageError(`not a URL or a path: ${JSON.stringify(url.slice(0, 200))}`)
   }
-  return { target: `${parsed.pathname}${parsed.search}`, scheme: parsed.protocol.slice(0, -1), host: parsed.host }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new ExplainUsageError('only http and https URLs reach the gateway')
+  // The path as typed, not as the URL parser resolved it: `/public/../x` must reach the check's own
+  // normalisation, which explain shows (curl without --path-as-is would resolve it, too).
+  const afterAuthority = url.indexOf('/', url.indexOf('//') + 2)
+  const raw = afterAuthority === -1 ? '/' : (url.slice(afterAuthority).split('#')[0] as string)
+  return { target: raw, scheme: parsed.protocol.slice(0, -1), host: parsed.host }
 }
 
 /**

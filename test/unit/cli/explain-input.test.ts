@@ -22,6 +22,8 @@ t.test('a curl command line: URL, -X, repeated -H, -b, ignored curl flags', asyn
   const explicitHost = await readExplainInput(['-H', 'host: given.example', 'http://url.example/'], noStdin)
   t.equal(explicitHost.headers.host, 'given.example', 'an explicit Host wins over the URL')
   t.equal((await readExplainInput(['-d', '{}', '/x'], noStdin)).method, 'POST', '-d makes it a POST, as with curl')
+  t.equal((await readExplainInput(['https://kubeflow.example.com/public/../pipeline/?a=b#frag'], noStdin)).target, '/public/../pipeline/?a=b', 'the path as typed, for the check to normalise')
+  t.equal((await readExplainInput(['http://kubeflow.example.com'], noStdin)).target, '/', 'no path: /')
   t.equal((await readExplainInput(['--data-raw', '{}', '-X', 'PUT', '/x'], noStdin)).method, 'PUT')
 })
 
@@ -57,6 +59,7 @@ t.test('usage errors, never echoing a header line', async (t) => {
     [['/x', '/y'], /unexpected argument "\/y"/],
     [[], /give the URL/],
     [['not a url'], /not a URL or a path/],
+    [['ftp://example.com/x'], /only http and https/],
     [['-H', 'Authorization Bearer secret-token', '/x'], /not of the form "name: value"/],
     [['-H', '@-', '--log-line', '-'], /cannot both read standard input/],
     [['--log-line', 'not json'], /not a JSON log line/],
