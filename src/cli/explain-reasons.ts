@@ -69,6 +69,17 @@ export function shownRequestHeaders(headers: Readonly<Record<string, string>>, c
   })
 }
 
+/**
+ * The target with its query's values left out: a query can hold an authorization code or a token
+ * (the service logs paths without their query for the same reason); the names stay.
+ */
+export function shownTarget(target: string): string {
+  const mark = target.indexOf('?')
+  if (mark === -1) return target
+  const names = target.slice(mark + 1).split('&').map((pair) => `${pair.split('=')[0]}=…`)
+  return `${target.slice(0, mark)}?${names.join('&')}`
+}
+
 /** A Set-Cookie without its value (a session ticket or a sealed login state). */
 function maskSetCookie(value: string): string {
   const semicolon = value.indexOf(';')
@@ -135,7 +146,7 @@ export function explain(input: ExplainInput, replayed: ReplayedCheck, context: R
   const notes = context.providerReady ? [] : [`the identity provider ${config.issuer} could not be reached (discovery or keys): run \`authservice check-config\``]
   if (replayed.endpoint !== undefined) {
     return {
-      request: { method: input.method, target: input.target, path: replayed.path, headers },
+      request: { method: input.method, target: shownTarget(input.target), path: replayed.path, headers },
       verdict: { outcome: 'endpoint', reason: replayed.endpoint.toUpperCase(), codes: [] },
       endpoint: replayed.endpoint,
       credentials: [],
@@ -150,7 +161,7 @@ export function explain(input: ExplainInput, replayed: ReplayedCheck, context: R
   const decision = result.decision
   const identity = 'identity' in decision ? decision.identity : undefined
   return {
-    request: { method: input.method, target: input.target, path: result.path, headers },
+    request: { method: input.method, target: shownTarget(input.target), path: result.path, headers },
     verdict: {
       outcome: verdict.outcome,
       reason: verdict.reason,

@@ -3,8 +3,10 @@
 // explain command against the same environment, then compares the answer Envoy gets (status,
 // headers set and removed, where a redirect goes), the outcome of the service's own decision log
 // line, and the reasons explain gives. Against our test issuer (the tokens real Dex never signs)
-// and against real Dex; one case starts from a decision log line the running service wrote.
+// and against real Dex; one case starts from a decision log line the running service wrote; one
+// reads sessions from real Redis (never writing) and is undecidable, as the service is, once it stops.
 import t, { type Test } from 'tap'
+import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { systemClock } from '../../src/clock.js'
@@ -14,6 +16,7 @@ import type { Session } from '../../src/session/session.js'
 import { writeSessionCookies } from '../../src/session/session-cookie.js'
 import { startAuthservice, type RunningAuthservice } from '../helpers/authservice.js'
 import { startDex } from '../helpers/dex.js'
+import { startRedis } from '../helpers/redis.js'
 import { kubeflowParams } from '../fixtures/config.js'
 import { skipUnlessPeers } from '../helpers/peer-manifest.js'
 import { KUBEFLOW_CLIENT_ID, startTestIssuer, type TestIssuer } from '../helpers/test-issuer.js'
@@ -233,7 +236,7 @@ async function sessionCookie(running: RunningAuthservice, issuer: TestIssuer): P
   const nowMs = Date.now()
   const claims = { iss: issuer.issuer, sub: 'Cg5hbGljZQ', email: 'alice@example.com', email_verified: true, groups: ['team-a'] }
   const session: Session = {
-    id: 'explain-session',
+    id: randomBytes(32).toString('base64url'),
     claims,
     idToken: await issuer.sign(claims),
     refreshToken: undefined,
@@ -319,4 +322,30 @@ t.test('explain and the running service, against real Dex', { skip: skipUnlessPe
     t.match(explain.out, says)
     t.notMatch(explain.out, token, `${name}: the token is not printed`)
   }
+})
+
+t.test('a Redis session store: read, never written; unreachable, undecidable (exit 3) as the service says "unavailable"', { skip: skipUnlessPeers('redis') }, async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.close())
+  const issuer = await startTestIssuer({ path: '/dex' })
+  t.teardown(() => issuer.close())
+  const env = { ...envFor(issuer.issuer, 'explain-test-client-secret-0123456789'), SESSION_STORE_TYPE: 'redis', SESSION_STORE_REDIS_ADDR: redis.address }
+  const running = await startAuthservice(env)
+  t.teardown(() => running.close())
+  const cookie = await sessionCookie(running, issuer)
+  const keys = await redis.command('DBSIZE')
+
+  const service = await served(running, 'GET', '/jupyter/', { cookie })
+  const explain = await explained(env, ['-H', '@-', '/jupyter/'], `cookie: ${cookie}\n`)
+  agree(t, 'a Redis session', service, explain)
+  t.equal(explain.code, 0)
+  t.match(explain.out, /"source": "session-cookie"/)
+  t.equal(await redis.command('DBSIZE'), keys, 'no session written or removed')
+
+  await redis.stop()
+  const down = await served(running, 'GET', '/jupyter/', { cookie })
+  const undecidable = await explained(env, ['-H', '@-', '/jupyter/'], `cookie: ${cookie}\n`)
+  agree(t, 'Redis down', down, undecidable)
+  t.equal(undecidable.code, 3)
+  t.match(undecidable.out, /the session store cannot be reached/)
 })

@@ -8,7 +8,7 @@ import { createResponder } from '../../../src/check/respond.js'
 import { credentialFingerprint } from '../../../src/check/fingerprint.js'
 import type { Config } from '../../../src/config/types.js'
 import type { ExplainInput } from '../../../src/cli/explain-input.js'
-import { exitCodeOf, explain, shownRequestHeaders, type ReasonsContext } from '../../../src/cli/explain-reasons.js'
+import { exitCodeOf, explain, shownRequestHeaders, shownTarget, type ReasonsContext } from '../../../src/cli/explain-reasons.js'
 import { kubeflowConfig } from '../../fixtures/config.js'
 
 const config = kubeflowConfig({ skipAuthUrls: ['/dex', '/public'], groupsAllowlist: ['team-a'], allowedEmailDomains: ['example.com'] })
@@ -95,4 +95,12 @@ t.test("authservice's own endpoints are named, not replayed", async (t) => {
 t.test('exit codes and header masking', async (t) => {
   t.same(['allow', 'skip', 'forbidden', 'unauthenticated', 'login', 'unavailable', 'callback-failed'].map(exitCodeOf), [0, 0, 1, 1, 1, 3, 1])
   t.same(shownRequestHeaders({ host: 'h', cookie: 'junk', 'proxy-authorization': 'Basic x' }, config), [['host', 'h'], ['cookie', ''], ['proxy-authorization', `Basic <sha256 ${credentialFingerprint('x')}>`]])
+})
+
+t.test('a query is shown by its names only (it can hold a code or a token)', async (t) => {
+  t.equal(shownTarget('/authservice/oidc/callback?code=SECRET&state=s'), '/authservice/oidc/callback?code=…&state=…')
+  t.equal(shownTarget('/x?flag'), '/x?flag=…')
+  t.equal(shownTarget('/x'), '/x')
+  const explanation = explain(input({}, '/authservice/oidc/callback?code=SECRET'), { endpoint: 'callback', path: '/authservice/oidc/callback' }, context())
+  t.equal(explanation.request.target, '/authservice/oidc/callback?code=…')
 })
