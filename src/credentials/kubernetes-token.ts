@@ -11,6 +11,7 @@
  * and no ID token (never forwarded as Dex's).
  */
 import { TokenRejectedError } from '../errors.js'
+import { headerSafeIdentity } from '../identity/header-values.js'
 import type { Identity } from '../identity/identity.js'
 import type { TokenReviewer } from '../oidc/token-review.js'
 import type { TokenVerifier } from '../oidc/token-verifier.js'
@@ -52,12 +53,13 @@ export function kubernetesTokenSource(deps: KubernetesTokenDependencies): Creden
     const account = typeof sub === 'string' ? SERVICE_ACCOUNT.exec(sub) : null
     if (!account) throw refused('ERR_TOKEN_CLAIM_INVALID', 'token names no service account', 'sub')
     const subject = account[0]
-    if (!deps.review) return { userId: subject, groups: serviceAccountGroups(account[1] as string), email: undefined, idToken: undefined }
+    if (!deps.review) return headerSafeIdentity({ userId: subject, groups: serviceAccountGroups(account[1] as string), email: undefined, idToken: undefined })
     const outcome = await deps.review(token, typeof exp === 'number' ? deps.audiences : undefined)
     if (outcome.status === 'unavailable') return 'unavailable'
     if (outcome.status === 'refused') throw refused('ERR_TOKEN_REVIEW_REFUSED', 'the API server no longer accepts this token')
     if (outcome.username !== subject) throw refused('ERR_TOKEN_REVIEW_REFUSED', 'the API server names another user for this token')
-    return { userId: outcome.username, groups: outcome.groups, email: undefined, idToken: undefined }
+    // The API server's username and groups become headers too (kubernetes.io: TokenReview status.user).
+    return headerSafeIdentity({ userId: outcome.username, groups: outcome.groups, email: undefined, idToken: undefined })
   }
 
   return {

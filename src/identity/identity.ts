@@ -6,7 +6,8 @@
  */
 import type { JWTPayload } from 'jose'
 import type { UserIdTransformer } from '../config/types.js'
-import { TokenRejectedError } from '../errors.js'
+import { TokenRejectedError, type AuthServiceErrorCode } from '../errors.js'
+import { headerSafeIdentity } from './header-values.js'
 
 export interface Identity {
   /** The value of USERID_HEADER, prefix and transformers applied. */
@@ -16,6 +17,8 @@ export interface Identity {
   readonly email: string | undefined
   /** The Dex ID token, forwarded as `authorization: Bearer` when SET_AUTHORIZATION_HEADER is on. */
   readonly idToken: string | undefined
+  /** What was set aside in making it (ERR_GROUP_NAME_INVALID), for the decision log; absent when nothing was. */
+  readonly codes?: readonly AuthServiceErrorCode[]
 }
 
 export interface IdentityRules {
@@ -52,7 +55,8 @@ function groupsOf(claims: JWTPayload, claim: string, subject: string, primary: b
  * @throws TokenRejectedError ERR_IDENTITY_CLAIM_MISSING when the user-id claim is absent or not a
  *   string, ERR_TOKEN_EMAIL_UNVERIFIED when the user id is an email the provider has not verified:
  *   with REQUIRE_EMAIL_VERIFIED only `email_verified: true` (the JSON boolean, OIDC Core §5.1)
- *   counts; a missing claim, `"true"`, `"False"` or `1` do not.
+ *   counts; a missing claim, `"true"`, `"False"` or `1` do not; ERR_CLAIM_HEADER_UNSAFE when a value
+ *   that becomes a header holds a control character (header-values.ts).
  */
 export function identityFromClaims(
   claims: JWTPayload,
@@ -68,10 +72,11 @@ export function identityFromClaims(
   if (rules.requireEmailVerified && rules.userIdClaim === 'email' && userId === claimed && claims.email_verified !== true) {
     throw TokenRejectedError.refusal('ERR_TOKEN_EMAIL_UNVERIFIED', 'email not verified', { claim: 'email_verified' })
   }
-  return {
+  const identity: Identity = {
     userId: rules.userIdPrefix + transformUserId(userId, rules.userIdTransformers),
     groups: groupsOf(claims, rules.groupsClaim, subject, source.primary),
     email: typeof claims.email === 'string' ? claims.email.toLowerCase() : undefined,
     idToken: source.primary ? source.token : undefined,
   }
+  return headerSafeIdentity(identity, { userId: userId === claimed ? rules.userIdClaim : 'sub', groups: rules.groupsClaim })
 }

@@ -120,3 +120,11 @@ t.test('keys', async (t) => {
   t.same(bug.result, { status: 'rejected', code: 'ERR_TOKEN_MALFORMED' }, 'a bug fails closed')
   t.equal(bug.unexpected.length, 1, 'and is reported')
 })
+
+t.test('the review\'s username and groups become headers: a control character refuses, a group with "," is set aside', async (t) => {
+  const odd = 'system:serviceaccount:kubeflow-user-example-com:a\u0007b'
+  const unsafe = await establish({ claims: { ...BOUND, sub: odd }, review: { status: 'authenticated', username: odd, groups: GROUPS } })
+  t.same(unsafe.result, { status: 'rejected', code: 'ERR_CLAIM_HEADER_UNSAFE' })
+  const comma = await establish({ review: { status: 'authenticated', username: SUBJECT, groups: [...GROUPS, 'team-a,system:masters'] } })
+  t.same(comma.result, { status: 'valid', identity: { userId: SUBJECT, groups: GROUPS, email: undefined, idToken: undefined, codes: ['ERR_GROUP_NAME_INVALID'] } })
+})
