@@ -116,6 +116,7 @@ for (const mode of ['http', 'grpc'] as const) {
         ['NUL in the email', { email: 'eve\u0000@example.com' }],
         ['BEL in a group', { groups: ['team-a', 'team\u0007b'] }],
         ['DEL in a group', { groups: ['team\u007f'] }],
+        ['a lone surrogate (the JSON escape \\ud800, no UTF-8 octets) in the email', { email: 'eve\ud800@example.com' }],
       ] as const) {
         const { status, answer, echoed, decision } = await call(gateway, claims)
         t.equal(status, 401, `${what}: 401`)
