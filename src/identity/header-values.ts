@@ -15,7 +15,7 @@ import { TokenRejectedError, type AuthServiceErrorCode } from '../errors.js'
  * C0 controls and DEL; and a lone surrogate (a JSON `\ud800` escape), which has no UTF-8 octets:
  * Buffer would send U+FFFD in its place (two such names, one header) and protobufjs invalid UTF-8.
  */
-const UNSAFE_OCTET = /[\u0000-\u001f\u007f]|\p{Cs}/u
+const NOT_HEADER_TEXT = /[\u0000-\u001f\u007f]|\p{Cs}/u
 
 /** What of an identity (identity.ts) becomes a header; structural, so this file imports none of it. */
 export interface HeaderBoundValues {
@@ -34,13 +34,13 @@ export interface IdentityClaimNames {
 /**
  * The identity as it may be sent in headers.
  * @throws TokenRejectedError ERR_CLAIM_HEADER_UNSAFE when the user id, a group or the email holds a
- *   control character.
+ *   control character, DEL or a lone surrogate.
  */
 export function headerSafeIdentity<T extends HeaderBoundValues>(identity: T, claims: IdentityClaimNames = { userId: 'sub', groups: 'groups' }): T {
-  const refuse = (claim: string) => TokenRejectedError.refusal('ERR_CLAIM_HEADER_UNSAFE', 'a claim that becomes a header holds a control character', { claim })
-  if (UNSAFE_OCTET.test(identity.userId)) throw refuse(claims.userId)
-  if (identity.groups.some((group) => UNSAFE_OCTET.test(group))) throw refuse(claims.groups)
-  if (identity.email !== undefined && UNSAFE_OCTET.test(identity.email)) throw refuse('email')
+  const refuse = (claim: string) => TokenRejectedError.refusal('ERR_CLAIM_HEADER_UNSAFE', 'a claim that becomes a header holds a control character or a lone surrogate', { claim })
+  if (NOT_HEADER_TEXT.test(identity.userId)) throw refuse(claims.userId)
+  if (identity.groups.some((group) => NOT_HEADER_TEXT.test(group))) throw refuse(claims.groups)
+  if (identity.email !== undefined && NOT_HEADER_TEXT.test(identity.email)) throw refuse('email')
   const groups = identity.groups.filter((group) => !group.includes(','))
   if (groups.length === identity.groups.length) return identity
   return { ...identity, groups, codes: [...(identity.codes ?? []), 'ERR_GROUP_NAME_INVALID'] }
