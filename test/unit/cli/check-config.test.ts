@@ -141,7 +141,7 @@ t.test('endpoints: optional ones shown, missing ones warned about', async (t) =>
 })
 
 t.test('extra issuers are checked too; their failures are warnings', async (t) => {
-  const extra = 'https://kubernetes.default.svc.cluster.local'
+  const extra = 'https://ci.example.com'
   const other = 'https://login.example.com'
   const routes = {
     ...dex(),
@@ -152,7 +152,7 @@ t.test('extra issuers are checked too; their failures are warnings', async (t) =
   t.equal(code, 0, 'usable: the primary issuer works')
   t.match(out, `Extra issuer ${extra} (audience istio-ingressgateway.istio-system.svc.cluster.local)`)
   t.match(out, `Extra issuer ${other} (audience other-audience)`)
-  t.match(out, /warning: extra issuer not usable yet: https:\/\/kubernetes.default.svc.cluster.local: identity provider discovery failed/)
+  t.match(out, /warning: extra issuer not usable yet: https:\/\/ci.example.com: identity provider discovery failed/)
   t.notMatch(out.split(`Extra issuer ${other}`)[1]!, 'authorization', 'only the primary issuer’s login endpoints are listed')
 })
 
