@@ -17,6 +17,9 @@ export type AuthServiceErrorCode =
   | 'ERR_TOKEN_REVIEW_REFUSED'
   | 'ERR_TOKEN_EMAIL_UNVERIFIED'
   | 'ERR_IDENTITY_CLAIM_MISSING'
+  | 'ERR_CLAIM_HEADER_UNSAFE'
+  | 'ERR_GROUP_NAME_INVALID'
+  | 'ERR_IDENTITY_SERVICE_ACCOUNT'
   | 'ERR_SESSION_STORE_UNAVAILABLE'
   | 'ERR_SESSION_INVALID'
   | 'ERR_SESSION_TOO_LARGE'
@@ -55,7 +58,7 @@ export class ProviderUnavailableError extends AuthServiceError {
 
 export type TokenErrorCode = Extract<
   AuthServiceErrorCode,
-  `ERR_TOKEN_${string}` | 'ERR_IDENTITY_CLAIM_MISSING'
+  `ERR_TOKEN_${string}` | 'ERR_IDENTITY_CLAIM_MISSING' | 'ERR_IDENTITY_SERVICE_ACCOUNT' | 'ERR_CLAIM_HEADER_UNSAFE'
 >
 
 /** A credential was presented and refused. `claim` names the claim at fault, when there is one. */

@@ -73,8 +73,6 @@ export interface Service {
   close(): Promise<void>
 }
 
-const KUBERNETES_HOSTS = /^kubernetes\.default\.svc(\.cluster\.local)?$/
-
 export function createService(config: Config, deps: ServiceDependencies): Service {
   const providerFetch = config.caBundle ? createFetchWithCa(config.caBundle) : deps.fetch
   const issuerLog = deps.logger.child({ component: 'issuer' })
@@ -87,16 +85,17 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
       return token ? { authorization: `Bearer ${token}` } : {}
     },
   })
-  /** `cluster`: the API server's own keys (KUBERNETES_TOKENS), read as this pod, with no discovery. */
+  /**
+   * `cluster`: the API server's own keys (KUBERNETES_TOKENS), read as this pod, with no discovery.
+   * Every other issuer is asked without the pod's token (the cluster's issuer is never an extra
+   * issuer: config/load.ts refuses it).
+   */
   const makeIssuer = (issuerUrl: string, cluster?: { kubernetes: KubernetesCredentials; jwksUri: string }): Issuer => {
-    const jwksUri = cluster?.jwksUri
-    // The cluster's own issuer serves discovery to authenticated callers only; use the pod's token.
-    const kubernetes = cluster?.kubernetes ?? (deps.kubernetes && KUBERNETES_HOSTS.test(new URL(issuerUrl).hostname) ? deps.kubernetes : undefined)
     return createIssuer({
       issuer: issuerUrl,
       clock: deps.clock,
-      ...(kubernetes ? asPod(kubernetes) : { fetch: providerFetch }),
-      jwksUri,
+      ...(cluster ? asPod(cluster.kubernetes) : { fetch: providerFetch }),
+      jwksUri: cluster?.jwksUri,
       onError: (error, retryInMs) =>
         issuerLog.warn({ issuer: issuerUrl, err: error, retryInMs }, 'identity provider not reachable yet; retrying'),
       onReady: () => issuerLog.info({ issuer: issuerUrl }, 'identity provider discovered, keys loaded'),
@@ -106,7 +105,7 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
   const primaryIssuer = makeIssuer(config.issuer)
   const extraIssuers = config.extraIssuers.map((extra) => ({
     issuer: makeIssuer(extra.issuer),
-    // A bare issuer (Kubernetes service-account tokens) takes AUDIENCES, as oidc-authservice's TokenReview did.
+    // A bare issuer takes AUDIENCES, as oidc-authservice's TokenReview did.
     audience: extra.audience === '' ? config.audiences : extra.audience,
   }))
   const verifying = { algorithms: config.jwtAlgorithms, clockSkewSeconds: config.clockSkewSeconds, maxTokenBytes: config.maxTokenBytes, clock: deps.clock }

@@ -46,13 +46,14 @@ function policyDenial(identity: Identity, policy: Policy): 'GROUP_NOT_ALLOWED' |
   if (!policy.groupsAllowlist.includes('*') && !identity.groups.some((group) => policy.groupsAllowlist.includes(group))) {
     return 'GROUP_NOT_ALLOWED'
   }
-  // Identities without an email (service accounts of an extra issuer) are governed by groups alone.
-  if (policy.allowedEmailDomains.length > 0 && identity.email !== undefined) {
-    const at = identity.email.lastIndexOf('@')
-    // An "email" without a local part and a domain has no domain to allow.
-    if (at < 1 || !policy.allowedEmailDomains.includes(identity.email.slice(at + 1))) return 'EMAIL_DOMAIN_NOT_ALLOWED'
-  }
-  return undefined
+  // Only identities that say so (Kubernetes service accounts, extra issuers with `emailDomains: skip`)
+  // are governed by groups alone. Any other without an email has no domain to allow (issue 15, finding 6:
+  // such identities used to pass the list unchecked).
+  if (policy.allowedEmailDomains.length === 0 || identity.emailDomains === 'skip') return undefined
+  const email = identity.email ?? ''
+  const at = email.lastIndexOf('@')
+  // An "email" without a local part and a domain has no domain to allow either.
+  return at < 1 || !policy.allowedEmailDomains.includes(email.slice(at + 1)) ? 'EMAIL_DOMAIN_NOT_ALLOWED' : undefined
 }
 
 export function decide(facts: CheckFacts, policy: Policy): Decision {

@@ -144,7 +144,8 @@ export function createHandler(options: HandleOptions): (request: CheckRequest) =
     const reply = options.respond(verdict, setCookies ? { setCookies } : undefined)
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
     options.metrics.observeDecision(verdict, seconds)
-    const codes = 'codes' in verdict ? verdict.codes : undefined
+    // An allowed or forbidden identity may note what was set aside in it (a group name that cannot be a header).
+    const codes = 'codes' in verdict ? verdict.codes : 'identity' in verdict ? verdict.identity.codes : undefined
     const user = 'identity' in verdict ? verdict.identity.userId : 'user' in verdict ? verdict.user : undefined
     // pino leaves out fields that are undefined.
     decisionLog.info(

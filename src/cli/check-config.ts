@@ -166,7 +166,8 @@ export async function checkConfig(io: CheckConfigIo): Promise<number> {
   problems.push(...primary.problems)
   allWarnings.push(...primary.warnings)
   for (const extra of config.extraIssuers) {
-    say(['', `Extra issuer ${extra.issuer} (audience ${extra.audience || config.audiences.join(', ')})`])
+    const { useridClaim, emailDomains } = extra.rules
+    say(['', `Extra issuer ${extra.issuer} (audience ${extra.audience || config.audiences.join(', ')}; user id from ${useridClaim}, email domains ${emailDomains})`])
     const report = await checkIssuer(extra.issuer, config, fetch, timeoutMs, false)
     say(report.lines)
     // The service starts and serves without an extra issuer; its tokens just fail until it answers.

@@ -6,10 +6,10 @@
  * warnings name variables and positions, never values, so a secret cannot leak through them.
  */
 import { ConfigError } from '../errors.js'
-import { unwrap } from './parse.js'
+import { DEFAULT_EXTRA_ISSUER_RULES, unwrap } from './parse.js'
 import { isPublishedKey, isPublishedSecret } from './published-secrets.js'
 import { PREFIX_PLACEHOLDER, VARIABLES, VARS, type Variable } from './schema.js'
-import type { Config, KubernetesTokens, LoadedConfig } from './types.js'
+import type { Config, ExtraIssuer, ExtraIssuerEntry, KubernetesTokens, LoadedConfig } from './types.js'
 
 export type Env = Readonly<Record<string, string | undefined>>
 export type ReadFile = (path: string) => string
@@ -79,9 +79,8 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
   }
 
   /** KUBERNETES_TOKEN*: read only when KUBERNETES_TOKENS is on (each still validated when set). */
-  function kubernetesTokens(audiences: readonly string[]): KubernetesTokens | undefined {
+  function kubernetesTokens(issuer: string, audiences: readonly string[]): KubernetesTokens | undefined {
     const settings = {
-      issuer: withDefault(VARS.KUBERNETES_TOKEN_ISSUER),
       listed: optional(VARS.KUBERNETES_TOKEN_AUDIENCES) ?? audiences,
       apiAudience: withDefault(VARS.KUBERNETES_TOKEN_API_AUDIENCE),
       maxLifetimeSeconds: withDefault(VARS.KUBERNETES_TOKEN_MAX_LIFETIME_SECONDS),
@@ -90,15 +89,12 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
       legacy: withDefault(VARS.KUBERNETES_LEGACY_TOKENS),
     }
     if (!withDefault(VARS.KUBERNETES_TOKENS)) return undefined
-    const { issuer, listed, apiAudience, ...rest } = settings
+    const { listed, apiAudience, ...rest } = settings
     // The API server's own audiences: every pod's mounted token carries one of them.
     const apiAudiences = [issuer, 'https://kubernetes.default.svc', 'https://kubernetes.default.svc.cluster.local', 'kubernetes.default.svc']
     const named = listed.filter((audience) => apiAudiences.includes(audience))
     if (named.length > 0 && !apiAudience) {
       problems.push(`KUBERNETES_TOKEN_AUDIENCES: ${named.join(', ')} is the API server's own audience, which every pod's mounted token carries; set KUBERNETES_TOKEN_API_AUDIENCE=true to accept it on purpose`)
-    }
-    if (extraIssuers.some((extra) => extra.issuer === issuer)) {
-      problems.push(`EXTRA_JWT_ISSUERS: ${issuer} is KUBERNETES_TOKEN_ISSUER; with KUBERNETES_TOKENS=true its tokens are checked by the Kubernetes source (TokenReview) — remove the entry`)
     }
     if (apiAudience) {
       warnings.push("KUBERNETES_TOKEN_API_AUDIENCE: true; every pod's mounted service-account token is accepted through the gateway as its service account")
@@ -124,6 +120,11 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
   // An entry naming OIDC_PROVIDER itself would otherwise replace it (same issuer, other audience).
   const extraIssuers = withDefault(VARS.EXTRA_JWT_ISSUERS)
   const audiences = withDefault(VARS.AUDIENCES)
+  const clusterIssuer = withDefault(VARS.KUBERNETES_TOKEN_ISSUER)
+  problems.push(...clusterIssuerProblems(extraIssuers, clusterIssuer))
+  const others = extraIssuers.filter((extra) => extra.issuer !== issuer)
+  const issuerRules = withDefault(VARS.EXTRA_JWT_ISSUER_RULES)
+  problems.push(...issuerRuleProblems(issuerRules, issuer, others))
   const config: Config = {
     issuer,
     authUrl: optional(VARS.OIDC_AUTH_URL),
@@ -156,7 +157,10 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
     allowedEmailDomains: withDefault(VARS.ALLOWED_EMAIL_DOMAINS),
     requireEmailVerified: withDefault(VARS.REQUIRE_EMAIL_VERIFIED),
 
-    extraIssuers: extraIssuers.filter((extra) => extra.issuer !== issuer),
+    extraIssuers: others.map((extra): ExtraIssuer => ({
+      ...extra,
+      rules: issuerRules.find((named) => named.issuer === extra.issuer)?.rules ?? DEFAULT_EXTRA_ISSUER_RULES,
+    })),
     primaryExtraAudiences: extraIssuers
       .filter((extra) => extra.issuer === issuer)
       .flatMap((extra) => (extra.audience === '' ? audiences : [extra.audience])),
@@ -164,7 +168,7 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
     clockSkewSeconds: withDefault(VARS.JWT_CLOCK_SKEW_SECONDS),
     maxTokenBytes: withDefault(VARS.MAX_TOKEN_BYTES),
     audiences,
-    kubernetesTokens: kubernetesTokens(audiences),
+    kubernetesTokens: kubernetesTokens(clusterIssuer, audiences),
 
     sessionCookieName: withDefault(VARS.SESSION_COOKIE_NAME),
     sessionMaxAgeSeconds: withDefault(VARS.SESSION_MAX_AGE),
@@ -211,6 +215,32 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
 
   if (problems.length > 0) throw new ConfigError(problems)
   return deepFreeze({ config, warnings })
+}
+
+/** The in-cluster API server's names: an issuer on one of them is the cluster's service-account issuer. */
+const KUBERNETES_HOSTS = /^kubernetes\.default\.svc(\.cluster\.local)?$/
+
+/**
+ * Issue 15, finding 9: as an extra issuer, the cluster's service-account tokens would be checked
+ * offline only, with no TokenReview (a deleted service account's token stays valid until `exp`)
+ * and no lifetime cap. They belong to the Kubernetes source (KUBERNETES_TOKENS), whatever it is set to.
+ */
+function clusterIssuerProblems(extraIssuers: readonly ExtraIssuerEntry[], clusterIssuer: string): string[] {
+  return extraIssuers
+    .filter((extra) => extra.issuer === clusterIssuer || KUBERNETES_HOSTS.test(new URL(extra.issuer).hostname))
+    .map((extra) =>
+      `EXTRA_JWT_ISSUERS: ${extra.issuer} is the cluster's service-account issuer, whose tokens would be checked offline only (no TokenReview, no lifetime cap); ` +
+        'remove the entry and set KUBERNETES_TOKENS=true (deploy/components/kubernetes-tokens; KUBERNETES_TOKEN_ISSUER names the issuer)',
+    )
+}
+
+/** Every EXTRA_JWT_ISSUER_RULES key must name an extra issuer: a rule for nothing is a typo that would leave the defaults in force unnoticed. */
+function issuerRuleProblems(rules: readonly { issuer: string }[], primary: string, extraIssuers: readonly ExtraIssuerEntry[]): string[] {
+  return rules.flatMap(({ issuer }) => {
+    if (issuer === primary) return [`EXTRA_JWT_ISSUER_RULES: ${issuer} is OIDC_PROVIDER, whose identities follow USERID_CLAIM and ALLOWED_EMAIL_DOMAINS`]
+    if (!extraIssuers.some((extra) => extra.issuer === issuer)) return [`EXTRA_JWT_ISSUER_RULES: ${issuer} is not in EXTRA_JWT_ISSUERS`]
+    return []
+  })
 }
 
 /** Keys and passwords printed in public (config/published-secrets.ts): anyone could forge a session or read the store. */

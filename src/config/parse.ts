@@ -1,11 +1,11 @@
 /**
  * Small pure parsers for environment-variable text, used by the table in config/schema.ts.
  * They return a `Parsed` value instead of throwing: bad user input is expected, and the loader
- * wants every problem at once. List parsers name entries by position, and only the algorithm and
- * regexp parsers (never used on secrets) repeat any input, so a secret cannot leak through a
- * problem. The loader prefixes each problem or warning with the variable's name.
+ * wants every problem at once. List parsers name entries by position, and only the algorithm,
+ * regexp and issuer-rules parsers (never used on secrets) repeat any input, so a secret cannot leak
+ * through a problem. The loader prefixes each problem or warning with the variable's name.
  */
-import type { ExtraIssuer, SameSite, UserIdTransformer } from './types.js'
+import type { ExtraIssuerEntry, ExtraIssuerRules, SameSite, UserIdTransformer } from './types.js'
 
 export type Parsed<T> =
   | { readonly ok: true; readonly value: T; readonly warning?: string | undefined }
@@ -181,17 +181,60 @@ export const jwtAlgorithms: Parser<string[]> = (value) => {
   return parsed.ok && parsed.value.length === 0 ? fail('must list at least one algorithm') : parsed
 }
 
-/** EXTRA_JWT_ISSUERS entry `issuer=audience`, split at the first `=` (an issuer URL has none before it). */
+/** The issuer of legacy secret-based service-account tokens: not a URL, and only the Kubernetes source may take it. */
+const LEGACY_SERVICE_ACCOUNT_ISSUER = 'kubernetes/serviceaccount'
+
 /**
- * `issuer=audience`, or a bare `issuer` whose tokens must carry one of AUDIENCES (the Kubernetes
- * service-account case: audience '' here, resolved when the verifier is built).
+ * EXTRA_JWT_ISSUERS entry: `issuer=audience` (split at the first `=`; an issuer URL has none before
+ * it), or a bare `issuer` whose tokens must carry one of AUDIENCES (audience '' here, resolved when
+ * the verifier is built).
  */
-export const extraIssuer: Parser<ExtraIssuer> = (value) => {
+export const extraIssuer: Parser<ExtraIssuerEntry> = (value) => {
   const eq = value.indexOf('=')
   const issuer = (eq < 0 ? value : value.slice(0, eq)).trim()
   const audience = eq < 0 ? '' : value.slice(eq + 1).trim()
+  if (issuer === LEGACY_SERVICE_ACCOUNT_ISSUER) {
+    return fail(`${issuer} is the issuer of legacy service-account tokens, which never expire: use KUBERNETES_TOKENS=true with KUBERNETES_LEGACY_TOKENS=true (a TokenReview) instead`)
+  }
   if (!isHttpUrl(issuer)) return fail('issuer must be an absolute http or https URL (issuer=audience)')
   return eq < 0 || audience ? ok({ issuer, audience }) : fail('audience must not be empty')
+}
+
+/** EXTRA_JWT_ISSUER_RULES for an issuer it does not name: the safe choice (types.ts ExtraIssuerRules). */
+export const DEFAULT_EXTRA_ISSUER_RULES: ExtraIssuerRules = { useridClaim: 'sub', emailDomains: 'apply' }
+
+/** One issuer's rules: only the known members, each checked; the defaults fill the rest. */
+function issuerRules(issuer: string, value: unknown): Parsed<ExtraIssuerRules> {
+  if (!isHttpUrl(issuer)) return fail(`${JSON.stringify(issuer)}: must be an issuer URL listed in EXTRA_JWT_ISSUERS`)
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return fail(`${issuer}: must be an object with "useridClaim" and/or "emailDomains"`)
+  }
+  const { useridClaim = DEFAULT_EXTRA_ISSUER_RULES.useridClaim, emailDomains = DEFAULT_EXTRA_ISSUER_RULES.emailDomains, ...unknown } =
+    value as Record<string, unknown>
+  const problems = Object.keys(unknown).map((key) => `${issuer}: unknown member ${JSON.stringify(key)} (useridClaim, emailDomains)`)
+  if (typeof useridClaim !== 'string' || useridClaim === '') problems.push(`${issuer}: useridClaim must be a non-empty string (a claim name)`)
+  if (emailDomains !== 'apply' && emailDomains !== 'skip') problems.push(`${issuer}: emailDomains must be "apply" or "skip"`)
+  return problems.length > 0 ? fail(problems.join('; ')) : ok({ useridClaim: useridClaim as string, emailDomains: emailDomains as 'apply' | 'skip' })
+}
+
+/**
+ * EXTRA_JWT_ISSUER_RULES: a JSON object keyed by issuer URL, e.g.
+ * `{"https://token.actions.githubusercontent.com": {"useridClaim": "repository", "emailDomains": "skip"}}`.
+ * Whether each key is in EXTRA_JWT_ISSUERS is checked by the loader, which knows both.
+ */
+export const extraIssuerRules: Parser<{ issuer: string; rules: ExtraIssuerRules }[]> = (value) => {
+  let rules: unknown
+  try {
+    rules = JSON.parse(value)
+  } catch {
+    return fail('must be valid JSON')
+  }
+  if (typeof rules !== 'object' || rules === null || Array.isArray(rules)) {
+    return fail('must be a JSON object keyed by issuer URL: {"<issuer>": {"useridClaim": "sub", "emailDomains": "apply"}}')
+  }
+  const parsed = Object.entries(rules).map(([issuer, each]) => ({ issuer, rules: issuerRules(issuer, each) }))
+  const problems = parsed.flatMap(({ rules }) => (rules.ok ? [] : [rules.problem]))
+  return problems.length > 0 ? fail(problems.join('; ')) : ok(parsed.map(({ issuer, rules }) => ({ issuer, rules: unwrap(rules) })))
 }
 
 /** Go regexp flag groups `(?i)`, `(?s)`, `(?m)` at the start mean the same as the JavaScript flags. */

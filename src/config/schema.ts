@@ -140,8 +140,12 @@ export const VARS = {
 
   // --- JWT verification ---
   EXTRA_JWT_ISSUERS: v('EXTRA_JWT_ISSUERS', '', p.list(p.extraIssuer),
-    'Comma list of issuer=audience pairs whose bearer JWTs are also accepted; a bare issuer takes AUDIENCES (Kubernetes service-account tokens). ' +
-      'An entry naming OIDC_PROVIDER adds an audience for its bearer tokens (logins still need CLIENT_ID).'),
+    'Comma list of issuer=audience pairs whose bearer JWTs are also accepted; a bare issuer takes AUDIENCES. ' +
+      'An entry naming OIDC_PROVIDER adds an audience for its bearer tokens (logins still need CLIENT_ID). ' +
+      'The cluster\'s service-account issuer is refused: use KUBERNETES_TOKENS (TokenReview, lifetime cap).'),
+  EXTRA_JWT_ISSUER_RULES: v('EXTRA_JWT_ISSUER_RULES', '{}', p.extraIssuerRules,
+    'JSON object keyed by EXTRA_JWT_ISSUERS issuer URL: {"useridClaim": "<claim>", "emailDomains": "apply" | "skip"}. ' +
+      'Default for every extra issuer: the user id is its sub, and ALLOWED_EMAIL_DOMAINS applies (an identity without an email is refused when it is set).'),
   JWT_ALGORITHMS: v('JWT_ALGORITHMS', 'RS256', p.jwtAlgorithms,
     'Comma list of accepted JWT signature algorithms (RS*, PS*, ES*, EdDSA; never none or HS*).'),
   JWT_CLOCK_SKEW_SECONDS: v('JWT_CLOCK_SKEW_SECONDS', '30', p.integer(0, 300),
@@ -149,7 +153,7 @@ export const VARS = {
   MAX_TOKEN_BYTES: v('MAX_TOKEN_BYTES', '16384', p.integer(1024, 49152),
     'Largest bearer token looked at, in bytes (1024-49152).'),
   AUDIENCES: v('AUDIENCES', 'istio-ingressgateway.istio-system.svc.cluster.local', words,
-    'Comma list of audiences accepted from EXTRA_JWT_ISSUERS entries given without =audience (service-account tokens).'),
+    'Comma list of audiences accepted from EXTRA_JWT_ISSUERS entries given without =audience; the default of KUBERNETES_TOKEN_AUDIENCES.'),
 
   // --- Kubernetes service-account tokens (machine to machine) ---
   KUBERNETES_TOKENS: v('KUBERNETES_TOKENS', 'false', p.bool,

@@ -12,10 +12,27 @@ export interface UserIdTransformer {
   readonly replaces: string
 }
 
-/** An `EXTRA_JWT_ISSUERS` entry (`issuer=audience`, or a bare issuer: audience '' = use AUDIENCES). */
-export interface ExtraIssuer {
+/** An `EXTRA_JWT_ISSUERS` entry as written (`issuer=audience`, or a bare issuer: audience '' = use AUDIENCES). */
+export interface ExtraIssuerEntry {
   readonly issuer: string
   readonly audience: string
+}
+
+/**
+ * EXTRA_JWT_ISSUER_RULES for one issuer: how its tokens become an identity. The defaults are the
+ * safe ones: `sub` (an issuer's own name for the user, never an email it may assert for anyone)
+ * and `apply` (ALLOWED_EMAIL_DOMAINS governs its identities, and refuses one without an email).
+ */
+export interface ExtraIssuerRules {
+  /** The claim that becomes the user id (default `sub`); no fallback to another claim. */
+  readonly useridClaim: string
+  /** `apply` (default): ALLOWED_EMAIL_DOMAINS governs these identities; `skip`: GROUPS_ALLOWLIST alone does. */
+  readonly emailDomains: 'apply' | 'skip'
+}
+
+/** An extra issuer with its rules (EXTRA_JWT_ISSUER_RULES, defaults applied). */
+export interface ExtraIssuer extends ExtraIssuerEntry {
+  readonly rules: ExtraIssuerRules
 }
 
 export type SameSite = 'Lax' | 'Strict' | 'None'
@@ -80,7 +97,7 @@ export interface Config {
   readonly requireEmailVerified: boolean
 
   // --- JWT verification ---
-  /** EXTRA_JWT_ISSUERS entries naming another issuer than OIDC_PROVIDER. */
+  /** EXTRA_JWT_ISSUERS entries naming another issuer than OIDC_PROVIDER, each with its EXTRA_JWT_ISSUER_RULES. */
   readonly extraIssuers: readonly ExtraIssuer[]
   /**
    * EXTRA_JWT_ISSUERS entries naming OIDC_PROVIDER itself: audiences its bearer tokens may carry

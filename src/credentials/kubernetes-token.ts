@@ -7,10 +7,12 @@
  * issuer, audience and lifetime are checked offline first (the API server's own keys, never a
  * discovery document's `jwks_uri`), so junk never costs an API call; then a TokenReview confirms
  * the token (a deleted service account or pod is refused). The identity is the review's username
- * (`system:serviceaccount:<ns>:<name>`) and groups: no email (ALLOWED_EMAIL_DOMAINS does not apply)
- * and no ID token (never forwarded as Dex's).
+ * (`system:serviceaccount:<ns>:<name>`) and groups: no email, and said to be governed by
+ * GROUPS_ALLOWLIST alone (`emailDomains: 'skip'`: ALLOWED_EMAIL_DOMAINS would refuse every service
+ * account, having no email to look at), and no ID token (never forwarded as Dex's).
  */
 import { TokenRejectedError } from '../errors.js'
+import { headerSafeIdentity } from '../identity/header-values.js'
 import type { Identity } from '../identity/identity.js'
 import type { TokenReviewer } from '../oidc/token-review.js'
 import type { TokenVerifier } from '../oidc/token-verifier.js'
@@ -41,6 +43,10 @@ const refused = (code: 'ERR_TOKEN_CLAIM_INVALID' | 'ERR_TOKEN_REVIEW_REFUSED', m
 /** What Kubernetes gives every service account when no review says otherwise. */
 const serviceAccountGroups = (namespace: string) => ['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated']
 
+/** A service account's identity, as it may be sent in headers: the groups policy only (issue 15, finding 6), no email, no ID token. */
+const serviceAccount = (userId: string, groups: readonly string[]): Identity =>
+  headerSafeIdentity<Identity>({ userId, groups, email: undefined, idToken: undefined, emailDomains: 'skip' })
+
 export function kubernetesTokenSource(deps: KubernetesTokenDependencies): CredentialSource {
   async function identityOf(token: string): Promise<Identity | 'unavailable'> {
     const verified = await deps.verifier.verify(token)
@@ -52,12 +58,13 @@ export function kubernetesTokenSource(deps: KubernetesTokenDependencies): Creden
     const account = typeof sub === 'string' ? SERVICE_ACCOUNT.exec(sub) : null
     if (!account) throw refused('ERR_TOKEN_CLAIM_INVALID', 'token names no service account', 'sub')
     const subject = account[0]
-    if (!deps.review) return { userId: subject, groups: serviceAccountGroups(account[1] as string), email: undefined, idToken: undefined }
+    if (!deps.review) return serviceAccount(subject, serviceAccountGroups(account[1] as string))
     const outcome = await deps.review(token, typeof exp === 'number' ? deps.audiences : undefined)
     if (outcome.status === 'unavailable') return 'unavailable'
     if (outcome.status === 'refused') throw refused('ERR_TOKEN_REVIEW_REFUSED', 'the API server no longer accepts this token')
     if (outcome.username !== subject) throw refused('ERR_TOKEN_REVIEW_REFUSED', 'the API server names another user for this token')
-    return { userId: outcome.username, groups: outcome.groups, email: undefined, idToken: undefined }
+    // The API server's username and groups become headers too (kubernetes.io: TokenReview status.user).
+    return serviceAccount(outcome.username, outcome.groups)
   }
 
   return {

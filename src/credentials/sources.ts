@@ -28,7 +28,7 @@ import { sessionHeaderSource } from './session-header.js'
 export type SourcesConfig = Pick<
   Config,
   | 'idTokenHeader' | 'idTokenCookie' | 'authHeader' | 'sessionCookieName'
-  | 'userIdClaim' | 'userIdPrefix' | 'userIdTransformers' | 'groupsClaim' | 'requireEmailVerified'
+  | 'userIdClaim' | 'userIdPrefix' | 'userIdTransformers' | 'groupsClaim' | 'requireEmailVerified' | 'extraIssuers'
 >
 
 export interface SourcesDependencies {

@@ -13,11 +13,21 @@ export interface CheckRouteOptions {
   handle: (request: CheckRequest) => Promise<HandledCheck>
 }
 
+/**
+ * A header value as its UTF-8 octets, one character per octet: Node writes header strings as latin1,
+ * so this sends exactly the bytes gRPC mode sends for the same string (a proto `string` is UTF-8), and
+ * a name outside Latin-1 (`开发组`) is written instead of making Node throw. (identity/header-values.ts
+ * has already refused control characters, so every octet is field-value text or obs-text, RFC 9110 §5.5.)
+ */
+export function utf8Octets(value: string): string {
+  return Buffer.from(value, 'utf8').toString('latin1')
+}
+
 /** Writes a CheckReply as Envoy's HTTP ext_authz service expects it (envoy-ext-authz.md §1.2). */
 export function sendHttpReply(reply: FastifyReply, answer: CheckReply): FastifyReply {
   const setCookies: string[] = []
   if (answer.kind === 'allow') {
-    for (const [name, value] of answer.upstreamHeaders) reply.header(name, value)
+    for (const [name, value] of answer.upstreamHeaders) reply.header(name, utf8Octets(value))
     if (answer.removeHeaders.length > 0) reply.header('x-envoy-auth-headers-to-remove', answer.removeHeaders.join(', '))
     for (const [name, value] of answer.responseHeaders) {
       if (name === 'set-cookie') setCookies.push(value)

@@ -29,6 +29,11 @@
  * without `filter_enabled_metadata` does.
  */
 
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parse as parseYaml } from 'yaml'
+import { DEPLOY, type KubeObject } from './kustomize.js'
+
 export interface EnvoyExtAuthzHttpProvider {
   service: string
   port: number
@@ -120,4 +125,17 @@ export function extAuthzFilterFromExtensionProvider(
       },
     },
   }
+}
+
+/**
+ * The filter istiod makes for the provider that the rendered CUSTOM AuthorizationPolicy names, taken
+ * from deploy/'s mesh-config/mesh.yaml, with the test's loopback `cluster`.
+ */
+export function extAuthzFilterOfRenderedPolicy(objects: KubeObject[], options: { cluster: string }): Record<string, unknown> {
+  const named = (objects.find((object) => object.kind === 'AuthorizationPolicy') as { spec?: { provider?: { name?: string } } } | undefined)?.spec?.provider?.name
+  const meshFile = join(DEPLOY, 'components', 'istio-ext-authz', 'mesh-config', 'mesh.yaml')
+  const { extensionProviders } = parseYaml(readFileSync(meshFile, 'utf8')) as { extensionProviders: Array<{ name: string; envoyExtAuthzHttp?: EnvoyExtAuthzHttpProvider }> }
+  const http = extensionProviders.find((entry) => entry.name === named)?.envoyExtAuthzHttp
+  if (!http) throw new Error(`the rendered AuthorizationPolicy names provider ${named}, which mesh.yaml lacks`)
+  return extAuthzFilterFromExtensionProvider(http, options)
 }

@@ -33,6 +33,13 @@ function echo(request: IncomingMessage): EchoedRequest {
   return { method: request.method ?? '', path: request.url ?? '', headers, headerLines }
 }
 
+/**
+ * The octets of every line of header `name` the upstream received. Node reads header values as latin1
+ * (one character per octet), so this gives back the bytes on the wire, whatever their encoding.
+ */
+export const headerOctets = (echoed: EchoedRequest, name: string): Buffer[] =>
+  echoed.headerLines.filter(([header]) => header === name).map(([, value]) => Buffer.from(value, 'latin1'))
+
 const escapeHtml = (text: string) =>
   text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 

@@ -74,6 +74,8 @@ export interface GatewayOptions {
   extAuthzFilter?: Record<string, unknown>
   /** Leaves the ext_authz filter out entirely (the baseline for latency measurements). */
   withoutExtAuthz?: boolean
+  /** HTTP filters after ext_authz, before the router (Istio's jwt_authn of a RequestAuthentication). */
+  filtersAfterExtAuthz?: Array<Record<string, unknown>>
 }
 
 function staticCluster(name: string, port: number, http2 = false): Record<string, unknown> {
@@ -139,6 +141,7 @@ export function gatewayBootstrap(
                     },
                     http_filters: [
                       ...(options.withoutExtAuthz ? [] : [filter]),
+                      ...(options.filtersAfterExtAuthz ?? []),
                       {
                         name: 'envoy.filters.http.router',
                         typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },

@@ -22,7 +22,7 @@ import { extAuthzFilterFromEnvoyFilter, startEnvoy } from '../helpers/envoy.js'
 import { startKubeApiServer } from '../helpers/kube-apiserver.js'
 import { skipUnlessPeers } from '../helpers/peer-manifest.js'
 import { rawRequest } from '../helpers/raw-request.js'
-import { extAuthzFilterFromExtensionProvider, type EnvoyExtAuthzHttpProvider } from '../deploy/istio-ext-authz.js'
+import { extAuthzFilterOfRenderedPolicy } from '../deploy/istio-ext-authz.js'
 import { DEPLOY, kustomizeBuild, kustomizeBuildOf, parseObjects, podEnv, type KubeObject } from '../deploy/kustomize.js'
 
 const skip = skipUnlessPeers('kustomize', 'dex', 'envoy', 'chromium')
@@ -51,16 +51,6 @@ interface Setting {
   postLogout: 'logout' | 'sign_out'
 }
 
-/** The `authservice` provider of mesh.yaml that the rendered CUSTOM policy names, as istiod makes it a filter. */
-function extensionProviderFilter(objects: KubeObject[]): Record<string, unknown> {
-  const named = (objects.find((object) => object.kind === 'AuthorizationPolicy') as { spec?: { provider?: { name?: string } } } | undefined)?.spec?.provider?.name
-  const meshFile = join(DEPLOY, 'components', 'istio-ext-authz', 'mesh-config', 'mesh.yaml')
-  const { extensionProviders } = parseYaml(readFileSync(meshFile, 'utf8')) as { extensionProviders: Array<{ name: string; envoyExtAuthzHttp?: EnvoyExtAuthzHttpProvider }> }
-  const http = extensionProviders.find((entry) => entry.name === named)?.envoyExtAuthzHttp
-  if (!http) throw new Error(`the rendered AuthorizationPolicy names provider ${named}, which mesh.yaml lacks`)
-  return extAuthzFilterFromExtensionProvider(http, { cluster: 'authservice' })
-}
-
 const SETTINGS: Setting[] = [
   {
     title: 'Kubeflow 1.8: overlays/kubeflow-legacy (EnvoyFilter)',
@@ -71,7 +61,7 @@ const SETTINGS: Setting[] = [
   {
     title: 'Kubeflow ≥ 1.9: overlays/kubeflow + components/kubernetes-tokens (extension provider)',
     render: () => kustomizeBuildOf({ resources: [join(DEPLOY, 'overlays', 'kubeflow')], components: [join(DEPLOY, 'components', 'kubernetes-tokens')] }),
-    filter: extensionProviderFilter,
+    filter: (objects) => extAuthzFilterOfRenderedPolicy(objects, { cluster: 'authservice' }),
     postLogout: 'sign_out',
   },
 ]

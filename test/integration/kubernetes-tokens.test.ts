@@ -27,7 +27,8 @@ t.test('service-account tokens through real Envoy', { skip }, async (t) => {
   kube.createServiceAccount(NAMESPACE, ACCOUNT)
   kube.createServiceAccount(NAMESPACE, 'pipeline-runner')
 
-  const env = { ...kubeflowEnv(dex), KUBERNETES_TOKENS: 'true', KUBERNETES_TOKENREVIEW_CACHE_SECONDS: String(CACHE_SECONDS) }
+  // ALLOWED_EMAIL_DOMAINS set: service accounts have no email and get the groups policy only (issue 15, finding 6).
+  const env = { ...kubeflowEnv(dex), KUBERNETES_TOKENS: 'true', KUBERNETES_TOKENREVIEW_CACHE_SECONDS: String(CACHE_SECONDS), ALLOWED_EMAIL_DOMAINS: 'example.com' }
   const authservice = await startAuthservice(env, { kubernetes: kube.credentials })
   t.teardown(() => authservice.close())
   const envoy = await startEnvoy({ authz: { mode: 'http', port: authservice.checkPort }, upstreamPort: upstream.port, dexPort: dex.port })

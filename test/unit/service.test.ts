@@ -301,54 +301,54 @@ t.test('a failure while verifying that is not a verdict on the token (a bug) is 
   t.match(lines().filter((line) => line.level === 50), [{ msg: 'unexpected error while verifying a credential', err: { message: 'clock unavailable' } }])
 })
 
-const KUBERNETES_ISSUER = 'https://kubernetes.default.svc.cluster.local'
+const OTHER_ISSUER = 'https://tokens.example.com'
 const CI_ISSUER = 'https://ci.example.com'
+const RULES = { useridClaim: 'sub', emailDomains: 'apply' } as const
 const EXTRA_ISSUERS: Partial<Config> = {
   extraIssuers: [
-    { issuer: KUBERNETES_ISSUER, audience: '' },
-    { issuer: CI_ISSUER, audience: 'ci-audience' },
+    { issuer: OTHER_ISSUER, audience: '', rules: RULES },
+    { issuer: CI_ISSUER, audience: 'ci-audience', rules: RULES },
   ],
   audiences: ['authservice'],
 }
 
-t.test('EXTRA_JWT_ISSUERS: each issuer with its audience (a bare one takes AUDIENCES); the cluster\'s issuer is asked with the pod\'s token', async (t) => {
-  const provider = fakeProvider([ISSUER, KUBERNETES_ISSUER, CI_ISSUER])
+t.test('EXTRA_JWT_ISSUERS: each issuer with its audience (a bare one takes AUDIENCES); none is asked with the pod\'s token', async (t) => {
+  const provider = fakeProvider([ISSUER, OTHER_ISSUER, CI_ISSUER])
   const { service } = serviceOf(t, provider.fetch, { config: EXTRA_ISSUERS, kubernetes: { token: () => 'pod-token', ca: undefined } })
   await service.startIssuers()
   const asked = (issuer: string) => provider.calls.filter((c) => c.url.startsWith(issuer)).map((c) => c.headers.authorization)
-  t.same(asked(KUBERNETES_ISSUER), ['Bearer pod-token', 'Bearer pod-token'], 'discovery and keys, with the service-account token')
-  t.same(asked(CI_ISSUER), [undefined, undefined], 'any other issuer without it')
+  t.same(asked(OTHER_ISSUER), [undefined, undefined], 'discovery and keys, without the service-account token')
+  t.same(asked(CI_ISSUER), [undefined, undefined])
 
   for (const [name, iss, aud, status] of [
-    ['a service-account token for AUDIENCES', KUBERNETES_ISSUER, 'authservice', 200],
-    ['a service-account token for another audience', KUBERNETES_ISSUER, 'ci-audience', 401],
+    ['a bare issuer\'s token for AUDIENCES', OTHER_ISSUER, 'authservice', 200],
+    ['a bare issuer\'s token for another audience', OTHER_ISSUER, 'ci-audience', 401],
     ['a CI token for its own audience', CI_ISSUER, 'ci-audience', 200],
     ['a CI token for AUDIENCES', CI_ISSUER, 'authservice', 401],
   ] as const) {
     const response = await check(service, '/api/x', { authorization: `Bearer ${await provider.sign({ iss, aud })}` })
     t.equal(response.statusCode, status, name)
+    if (status === 200) t.equal(response.headers['kubeflow-userid'], SUB, `${name}: the user id is its sub (EXTRA_JWT_ISSUER_RULES default)`)
   }
 })
 
-t.test('before the kubelet wrote the pod\'s token, the cluster\'s issuer is asked without one', async (t) => {
-  const provider = fakeProvider([ISSUER, KUBERNETES_ISSUER])
-  const { service } = serviceOf(t, provider.fetch, { config: { extraIssuers: [{ issuer: KUBERNETES_ISSUER, audience: '' }] }, kubernetes: { token: () => undefined, ca: undefined } })
-  await service.startIssuers()
-  t.same(provider.calls.filter((c) => c.url.startsWith(KUBERNETES_ISSUER)).map((c) => c.headers.authorization), [undefined, undefined])
-})
-
-t.test('CA_BUNDLE, and the cluster CA for the cluster\'s issuer: the provider is reached through a fetch trusting them', async (t) => {
-  const provider = fakeProvider([ISSUER, KUBERNETES_ISSUER])
+t.test('CA_BUNDLE, and the cluster CA for the API server\'s keys: the provider is reached through a fetch trusting them', async (t) => {
+  const provider = fakeProvider([ISSUER])
+  const CLUSTER_KEYS = 'https://kubernetes.default.svc/openid/v1/jwks'
   const trusted: Array<{ ca: string; url: string }> = []
   const { createService: createMockedService } = await t.mockImport<typeof import('../../src/service.js')>('../../src/service.js', {
     '../../src/oidc/fetch.js': {
-      createFetchWithCa: (ca: string): Fetch => (url, init) => (trusted.push({ ca, url }), provider.fetch(url, init)),
+      createFetchWithCa: (ca: string): Fetch => async (url, init) => {
+        trusted.push({ ca, url })
+        return url === CLUSTER_KEYS ? Response.json({ keys: [KEY.publicJwk] }) : provider.fetch(url, init)
+      },
     },
   })
   const injected: Fetch = async (url) => t.fail(`the injected fetch was used for ${url}`) as never
+  const kubernetesTokens = { issuer: 'https://kubernetes.default.svc.cluster.local', audiences: ['gateway'], maxLifetimeSeconds: 86400, tokenReview: false, reviewCacheSeconds: 10, legacy: false }
   const cases = [
     ['CA_BUNDLE', { caBundle: 'BUNDLE-PEM' }, undefined, ['BUNDLE-PEM', 'BUNDLE-PEM']],
-    ['cluster CA', { extraIssuers: [{ issuer: KUBERNETES_ISSUER, audience: '' }] }, { token: () => 'pod-token', ca: 'CLUSTER-CA' }, ['CLUSTER-CA', 'CLUSTER-CA']],
+    ['cluster CA', { kubernetesTokens }, { token: () => 'pod-token', ca: 'CLUSTER-CA' }, ['CLUSTER-CA']],
   ] as const
   for (const [name, overrides, kubernetes, expected] of cases) {
     trusted.length = 0
@@ -360,7 +360,7 @@ t.test('CA_BUNDLE, and the cluster CA for the cluster\'s issuer: the provider is
     })
     t.teardown(() => service.close())
     await service.startIssuers()
-    t.same(trusted.map((call) => call.ca), expected, `${name}: discovery and keys`)
+    t.same(trusted.map((call) => call.ca), expected, `${name}: discovery and keys (the cluster's keys only: no discovery)`)
     t.ok(service.isReady(), `${name}: ready`)
   }
 })

@@ -79,13 +79,24 @@ t.test('ALLOWED_EMAIL_DOMAINS', async (t) => {
     ['the domain is what follows the last @', ['example.com'], 'example.com@evil.example', 'forbidden'],
     ['the last @ decides even with several', ['example.com'], 'a@evil.example@example.com', 'allow'],
     ['an email with an empty domain is refused', ['example.com'], 'alice@', 'forbidden'],
-    ['an identity without email (service account) is governed by groups alone', ['example.com'], undefined, 'allow'],
+    // Issue 15, finding 6: an identity without an email passed the list unchecked (a second issuer's user).
+    ['an identity without an email has no domain to allow: 403', ['example.com'], undefined, 'forbidden'],
+    ['an identity without an email, no list: allowed', [], undefined, 'allow'],
   ]
   for (const [name, allowedEmailDomains, email, outcome] of cases) {
     const decision = decide(facts(valid(identity({ email }))), { groupsAllowlist: ['*'], allowedEmailDomains })
     t.equal(decision.outcome, outcome, name)
     if (decision.outcome === 'forbidden') t.equal(decision.reason, 'EMAIL_DOMAIN_NOT_ALLOWED', `${name}: reason`)
   }
+})
+
+t.test('identities that say emailDomains: skip (service accounts, extra issuers so configured) get the groups policy only', async (t) => {
+  const account = identity({ userId: 'system:serviceaccount:kubeflow-user:default-editor', groups: ['system:serviceaccounts'], email: undefined, idToken: undefined, emailDomains: 'skip' })
+  const domains = ['example.com']
+  t.equal(decide(facts(valid(account)), { groupsAllowlist: ['*'], allowedEmailDomains: domains }).outcome, 'allow', 'no email, ALLOWED_EMAIL_DOMAINS set: allowed')
+  t.equal(decide(facts(valid({ ...account, email: 'robot@other.example' })), { groupsAllowlist: ['*'], allowedEmailDomains: domains }).outcome, 'allow', 'an email of another domain does not matter either')
+  t.match(decide(facts(valid(account)), { groupsAllowlist: ['admins'], allowedEmailDomains: domains }), { outcome: 'forbidden', reason: 'GROUP_NOT_ALLOWED' }, 'GROUPS_ALLOWLIST still applies')
+  t.equal(decide(facts(valid(account)), { groupsAllowlist: ['system:serviceaccounts'], allowedEmailDomains: domains }).outcome, 'allow', 'and lets a listed group in')
 })
 
 t.test('an email without @ has no domain and is refused by ALLOWED_EMAIL_DOMAINS', async (t) => {
@@ -104,8 +115,8 @@ t.test('a refused user keeps their identity in the decision, and the group rule 
 })
 
 t.test('a valid credential is honoured even while the primary provider is not ready', async (t) => {
-  // A service-account token of an extra issuer still verifies when Dex is down.
-  const id = identity({ userId: 'system:serviceaccount:kubeflow:pipeline-runner', email: undefined, idToken: undefined })
+  // A service-account token still verifies when Dex is down.
+  const id = identity({ userId: 'system:serviceaccount:kubeflow:pipeline-runner', email: undefined, idToken: undefined, emailDomains: 'skip' })
   const decision = decide(facts(valid(id), { providerReady: false }), OPEN)
   t.equal(decision.outcome, 'allow')
 })

@@ -49,7 +49,7 @@ const TABLE = {
   [NO_KEYS_JWT]: new ProviderUnavailableError(),
   'no-email.jwt': verified('no-email.jwt', { iss: ISSUER, sub: 'x', groups: ['team-a'] }),
   [DEX_JWT]: verified(DEX_JWT, ALICE),
-  'sa.jwt': verified('sa.jwt', { iss: 'https://kubernetes.default.svc', sub: 'system:serviceaccount:kubeflow:pipeline-runner' }, false),
+  'ci.jwt': verified('ci.jwt', { iss: 'https://ci.example.com', sub: 'robot-7', email: 'admin@example.com', email_verified: true }, false),
 }
 
 function checker(overrides: Partial<Config> = {}, deps: Partial<CheckerDependencies> = {}) {
@@ -230,10 +230,10 @@ t.test('credentials', async (t) => {
     t.equal(result.decision.outcome === 'allow' && result.decision.identity.userId, 'kf:alice')
   })
 
-  t.test('a Kubernetes service-account token of an extra issuer is allowed by its sub', async (t) => {
+  t.test('an extra issuer\'s token is allowed by its sub, never the email it asserts (EXTRA_JWT_ISSUER_RULES defaults)', async (t) => {
     const { check } = checker()
-    const result = await check(get('/apis/v2beta1/runs', bearer('sa.jwt')))
-    t.match(result.decision, { outcome: 'allow', kind: 'api', identity: { userId: 'system:serviceaccount:kubeflow:pipeline-runner', idToken: undefined } })
+    const result = await check(get('/apis/v2beta1/runs', bearer('ci.jwt')))
+    t.match(result.decision, { outcome: 'allow', kind: 'api', identity: { userId: 'robot-7', idToken: undefined } })
   })
 })
 
@@ -266,9 +266,9 @@ t.test('the identity provider', async (t) => {
     t.equal((await check(get('/'))).decision.outcome, 'unavailable')
   })
 
-  t.test('before discovery finished, a service-account token still verifies', async (t) => {
+  t.test('before discovery finished, an extra issuer\'s token still verifies', async (t) => {
     const { check } = checker({}, { providerReady: () => false })
-    t.equal((await check(get('/', bearer('sa.jwt')))).decision.outcome, 'allow')
+    t.equal((await check(get('/', bearer('ci.jwt')))).decision.outcome, 'allow')
   })
 
   t.test('skip paths are answered even while the provider is down', async (t) => {

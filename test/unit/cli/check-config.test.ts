@@ -141,18 +141,19 @@ t.test('endpoints: optional ones shown, missing ones warned about', async (t) =>
 })
 
 t.test('extra issuers are checked too; their failures are warnings', async (t) => {
-  const extra = 'https://kubernetes.default.svc.cluster.local'
+  const extra = 'https://ci.example.com'
   const other = 'https://login.example.com'
   const routes = {
     ...dex(),
     [`${other}/.well-known/openid-configuration`]: discovery(other),
     [`${other}/keys`]: { keys: [RSA_KEY] },
   }
-  const { code, out } = await run({ ...ENV, EXTRA_JWT_ISSUERS: `${extra},${other}=other-audience` }, provider(routes).fetch)
+  const rules = JSON.stringify({ [other]: { useridClaim: 'email', emailDomains: 'skip' } })
+  const { code, out } = await run({ ...ENV, EXTRA_JWT_ISSUERS: `${extra},${other}=other-audience`, EXTRA_JWT_ISSUER_RULES: rules }, provider(routes).fetch)
   t.equal(code, 0, 'usable: the primary issuer works')
-  t.match(out, `Extra issuer ${extra} (audience istio-ingressgateway.istio-system.svc.cluster.local)`)
-  t.match(out, `Extra issuer ${other} (audience other-audience)`)
-  t.match(out, /warning: extra issuer not usable yet: https:\/\/kubernetes.default.svc.cluster.local: identity provider discovery failed/)
+  t.match(out, `Extra issuer ${extra} (audience istio-ingressgateway.istio-system.svc.cluster.local; user id from sub, email domains apply)`, 'with the default EXTRA_JWT_ISSUER_RULES')
+  t.match(out, `Extra issuer ${other} (audience other-audience; user id from email, email domains skip)`, 'with its own')
+  t.match(out, /warning: extra issuer not usable yet: https:\/\/ci.example.com: identity provider discovery failed/)
   t.notMatch(out.split(`Extra issuer ${other}`)[1]!, 'authorization', 'only the primary issuer’s login endpoints are listed')
 })
 

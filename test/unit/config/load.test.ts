@@ -211,7 +211,7 @@ t.test('lists and headers are normalised', async (t) => {
     ID_TOKEN_HEADER: 'X-Id-Token',
     AUTH_HEADER: 'X-Auth',
     ID_TOKEN_COOKIE: 'id_token',
-    EXTRA_JWT_ISSUERS: 'https://kubernetes.default.svc=kf',
+    EXTRA_JWT_ISSUERS: 'https://ci.example.com=kf',
     JWT_ALGORITHMS: 'RS256,ES256',
   })
   t.same(config.allowedEmailDomains, ['example.com', 'corp.example'])
@@ -221,7 +221,7 @@ t.test('lists and headers are normalised', async (t) => {
   t.equal(config.idTokenHeader, 'x-id-token')
   t.equal(config.authHeader, 'x-auth')
   t.equal(config.idTokenCookie, 'id_token')
-  t.same(config.extraIssuers, [{ issuer: 'https://kubernetes.default.svc', audience: 'kf' }])
+  t.same(config.extraIssuers, [{ issuer: 'https://ci.example.com', audience: 'kf', rules: { useridClaim: 'sub', emailDomains: 'apply' } }])
   t.same(config.jwtAlgorithms, ['RS256', 'ES256'])
 })
 
@@ -229,12 +229,13 @@ t.test('lists and headers are normalised', async (t) => {
 t.test('EXTRA_JWT_ISSUERS entries naming OIDC_PROVIDER add audiences for its bearer tokens; they are no extra issuer', async (t) => {
   const { config } = load({
     AUDIENCES: 'a,b',
-    EXTRA_JWT_ISSUERS: `${BASE.OIDC_PROVIDER}=pipelines,https://kubernetes.default.svc,${BASE.OIDC_PROVIDER},${BASE.OIDC_PROVIDER}/=other`,
+    EXTRA_JWT_ISSUERS: `${BASE.OIDC_PROVIDER}=pipelines,https://ci.example.com,${BASE.OIDC_PROVIDER},${BASE.OIDC_PROVIDER}/=other`,
   })
   t.same(config.primaryExtraAudiences, ['pipelines', 'a', 'b'], 'its audience, or AUDIENCES for a bare entry')
+  const rules = { useridClaim: 'sub', emailDomains: 'apply' }
   t.same(config.extraIssuers, [
-    { issuer: 'https://kubernetes.default.svc', audience: '' },
-    { issuer: `${BASE.OIDC_PROVIDER}/`, audience: 'other' },
+    { issuer: 'https://ci.example.com', audience: '', rules },
+    { issuer: `${BASE.OIDC_PROVIDER}/`, audience: 'other', rules },
   ], 'issuers are compared exactly, as iss is')
 })
 
@@ -474,9 +475,83 @@ t.test('KUBERNETES_* problems and warnings, each naming its variable', async (t)
     /^KUBERNETES_TOKENREVIEW_CACHE_SECONDS: /,
     /^KUBERNETES_TOKEN_MAX_LIFETIME_SECONDS: /,
     /^KUBERNETES_LEGACY_TOKENS: needs KUBERNETES_TOKENREVIEW/,
-    /^EXTRA_JWT_ISSUERS: https:\/\/kubernetes\.default\.svc\.cluster\.local is KUBERNETES_TOKEN_ISSUER/,
+    /^EXTRA_JWT_ISSUERS: https:\/\/kubernetes\.default\.svc\.cluster\.local is the cluster's service-account issuer/,
   ]) t.ok(problems.some((problem) => pattern.test(problem)), String(pattern))
   t.equal(problems.length, 4, problems.join('\n'))
   const { warnings } = load({ KUBERNETES_TOKENS: 'true', KUBERNETES_TOKENREVIEW: 'false' })
   t.ok(warnings.some((warning) => warning.startsWith('KUBERNETES_TOKENREVIEW: false')))
+})
+
+// Issue 15, finding 9: as an extra issuer, the cluster's service-account tokens were checked offline
+// only (no TokenReview, no lifetime cap). Refused whether KUBERNETES_TOKENS is on or off.
+t.test('EXTRA_JWT_ISSUERS naming the cluster\'s service-account issuer is refused, pointing to KUBERNETES_TOKENS', async (t) => {
+  const cases: [name: string, env: Env, issuer: string][] = [
+    ['the default KUBERNETES_TOKEN_ISSUER, KUBERNETES_TOKENS off', { EXTRA_JWT_ISSUERS: 'https://kubernetes.default.svc.cluster.local=istio-ingressgateway.istio-system.svc.cluster.local' }, 'https://kubernetes.default.svc.cluster.local'],
+    ['the API server\'s short name', { EXTRA_JWT_ISSUERS: 'https://kubernetes.default.svc' }, 'https://kubernetes.default.svc'],
+    ['with a port', { EXTRA_JWT_ISSUERS: 'https://kubernetes.default.svc:443' }, 'https://kubernetes.default.svc:443'],
+    ['an EKS issuer named by KUBERNETES_TOKEN_ISSUER', { KUBERNETES_TOKEN_ISSUER: 'https://oidc.eks.eu-west-1.amazonaws.com/id/ABC', EXTRA_JWT_ISSUERS: 'https://oidc.eks.eu-west-1.amazonaws.com/id/ABC' }, 'https://oidc.eks.eu-west-1.amazonaws.com/id/ABC'],
+    ['KUBERNETES_TOKENS on', { KUBERNETES_TOKENS: 'true', EXTRA_JWT_ISSUERS: 'https://kubernetes.default.svc.cluster.local' }, 'https://kubernetes.default.svc.cluster.local'],
+  ]
+  for (const [name, env, issuer] of cases) {
+    const problems = problemsOf(t, { ...BASE, ...env })
+    t.same(problems, [
+      `EXTRA_JWT_ISSUERS: ${issuer} is the cluster's service-account issuer, whose tokens would be checked offline only (no TokenReview, no lifetime cap); ` +
+        'remove the entry and set KUBERNETES_TOKENS=true (deploy/components/kubernetes-tokens; KUBERNETES_TOKEN_ISSUER names the issuer)',
+    ], name)
+  }
+  t.match(problemsOf(t, { ...BASE, EXTRA_JWT_ISSUERS: 'kubernetes/serviceaccount' }), [
+    /^EXTRA_JWT_ISSUERS: entry 1: kubernetes\/serviceaccount is the issuer of legacy service-account tokens, which never expire: use KUBERNETES_TOKENS=true with KUBERNETES_LEGACY_TOKENS=true/,
+  ], 'the legacy issuer, with its own message')
+  t.same(load({ EXTRA_JWT_ISSUERS: 'https://kubernetes.example.com' }).config.extraIssuers.map((extra) => extra.issuer), ['https://kubernetes.example.com'], 'another host is just another issuer')
+})
+
+// Issue 15, finding 6: an extra issuer's `email` became kubeflow-userid, so it could assert an admin's.
+t.test('EXTRA_JWT_ISSUER_RULES: per extra issuer, defaults sub and apply', async (t) => {
+  const CI = 'https://ci.example.com'
+  const GH = 'https://token.actions.githubusercontent.com'
+  const { config } = load({
+    EXTRA_JWT_ISSUERS: `${CI}=ci,${GH}=kubeflow,https://third.example=x`,
+    EXTRA_JWT_ISSUER_RULES: JSON.stringify({ [CI]: { useridClaim: 'email' }, [GH]: { useridClaim: 'repository', emailDomains: 'skip' } }),
+  })
+  t.same(config.extraIssuers.map((extra) => [extra.issuer, extra.rules]), [
+    [CI, { useridClaim: 'email', emailDomains: 'apply' }],
+    [GH, { useridClaim: 'repository', emailDomains: 'skip' }],
+    ['https://third.example', { useridClaim: 'sub', emailDomains: 'apply' }],
+  ], 'each issuer its rule, the defaults for what a rule leaves out and for issuers without one')
+  t.same(load({ EXTRA_JWT_ISSUERS: CI }).config.extraIssuers[0]?.rules, { useridClaim: 'sub', emailDomains: 'apply' }, 'unset: the safe defaults')
+})
+
+t.test('EXTRA_JWT_ISSUER_RULES problems, every one reported naming the variable', async (t) => {
+  const CI = 'https://ci.example.com'
+  const problems = problemsOf(t, {
+    ...BASE,
+    EXTRA_JWT_ISSUERS: `${CI}=ci`,
+    EXTRA_JWT_ISSUER_RULES: JSON.stringify({
+      [CI]: { useridClaim: '', emailDomains: 'ignore', userIdClaim: 'email' },
+      'not-a-url': {},
+      'https://other.example': 'sub',
+    }),
+  })
+  t.same(problems, [
+    'EXTRA_JWT_ISSUER_RULES: https://ci.example.com: unknown member "userIdClaim" (useridClaim, emailDomains); ' +
+      'https://ci.example.com: useridClaim must be a non-empty string (a claim name); ' +
+      'https://ci.example.com: emailDomains must be "apply" or "skip"; ' +
+      '"not-a-url": must be an issuer URL listed in EXTRA_JWT_ISSUERS; ' +
+      'https://other.example: must be an object with "useridClaim" and/or "emailDomains"',
+  ])
+  const unknownIssuers = problemsOf(t, {
+    ...BASE,
+    EXTRA_JWT_ISSUERS: `${CI}=ci,${BASE.OIDC_PROVIDER}=pipelines`,
+    EXTRA_JWT_ISSUER_RULES: JSON.stringify({ 'https://typo.example.com': {}, [BASE.OIDC_PROVIDER as string]: { useridClaim: 'sub' }, [CI]: {} }),
+  })
+  t.same(unknownIssuers, [
+    'EXTRA_JWT_ISSUER_RULES: https://typo.example.com is not in EXTRA_JWT_ISSUERS',
+    'EXTRA_JWT_ISSUER_RULES: https://idp.example.com is OIDC_PROVIDER, whose identities follow USERID_CLAIM and ALLOWED_EMAIL_DOMAINS',
+  ], 'a rule for an issuer not in EXTRA_JWT_ISSUERS, or for OIDC_PROVIDER')
+  t.same(problemsOf(t, { ...BASE, EXTRA_JWT_ISSUER_RULES: '{"https://ci.example.com": ' }), ['EXTRA_JWT_ISSUER_RULES: must be valid JSON'])
+  t.match(problemsOf(t, { ...BASE, EXTRA_JWT_ISSUER_RULES: '[]' }), [/^EXTRA_JWT_ISSUER_RULES: must be a JSON object keyed by issuer URL/])
+  t.match(problemsOf(t, { ...BASE, EXTRA_JWT_ISSUER_RULES: 'null' }), [/^EXTRA_JWT_ISSUER_RULES: must be a JSON object/])
+  t.match(problemsOf(t, { ...BASE, EXTRA_JWT_ISSUER_RULES: `{"${CI}": null}` }), [/must be an object with/], 'a null rule')
+  t.match(problemsOf(t, { ...BASE, EXTRA_JWT_ISSUER_RULES: `{"${CI}": []}` }), [/must be an object with/], 'an array rule')
+  t.match(problemsOf(t, { ...BASE, EXTRA_JWT_ISSUER_RULES: `{"${CI}": {"useridClaim": 7}}` }), [/useridClaim must be a non-empty string/], 'a claim that is no string')
 })

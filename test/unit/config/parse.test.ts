@@ -176,6 +176,27 @@ t.test('an extra issuer is issuer=audience, or a bare issuer that takes AUDIENCE
   t.match(problemOf(p.extraIssuer('nope')), /issuer=audience/)
   t.match(problemOf(p.extraIssuer('x=aud')), /issuer must be an absolute/)
   t.match(problemOf(p.extraIssuer('https://x= ')), /audience must not be empty/)
+  t.match(problemOf(p.extraIssuer('kubernetes/serviceaccount')), /^kubernetes\/serviceaccount is the issuer of legacy service-account tokens.*KUBERNETES_LEGACY_TOKENS=true/, 'the legacy service-account issuer: pointed to KUBERNETES_TOKENS')
+})
+
+t.test('extra issuer rules: a JSON object keyed by issuer URL, the safe defaults filling what a rule leaves out', async (t) => {
+  t.same(p.DEFAULT_EXTRA_ISSUER_RULES, { useridClaim: 'sub', emailDomains: 'apply' })
+  t.same(valueOf(p.extraIssuerRules('{}')), [])
+  t.same(valueOf(p.extraIssuerRules('{"https://a.example": {}, "https://b.example": {"useridClaim": "email", "emailDomains": "skip"}, "https://c.example": {"emailDomains": "skip"}}')), [
+    { issuer: 'https://a.example', rules: { useridClaim: 'sub', emailDomains: 'apply' } },
+    { issuer: 'https://b.example', rules: { useridClaim: 'email', emailDomains: 'skip' } },
+    { issuer: 'https://c.example', rules: { useridClaim: 'sub', emailDomains: 'skip' } },
+  ])
+  t.equal(problemOf(p.extraIssuerRules('{')), 'must be valid JSON')
+  for (const bad of ['[]', 'null', '"x"', '3']) t.match(problemOf(p.extraIssuerRules(bad)), /^must be a JSON object keyed by issuer URL/, bad)
+  t.equal(problemOf(p.extraIssuerRules('{"__proto__": {}}')), '"__proto__": must be an issuer URL listed in EXTRA_JWT_ISSUERS', 'a key that is no URL')
+  for (const bad of ['null', '[]', '"sub"']) t.match(problemOf(p.extraIssuerRules(`{"https://a.example": ${bad}}`)), /^https:\/\/a\.example: must be an object/, bad)
+  t.equal(
+    problemOf(p.extraIssuerRules('{"https://a.example": {"useridClaim": 1, "emailDomains": "Apply", "email_domains": "skip"}}')),
+    'https://a.example: unknown member "email_domains" (useridClaim, emailDomains); https://a.example: useridClaim must be a non-empty string (a claim name); https://a.example: emailDomains must be "apply" or "skip"',
+    'every problem of a rule, a misspelt member included',
+  )
+  t.match(problemOf(p.extraIssuerRules('{"https://a.example": {"useridClaim": ""}}')), /useridClaim must be a non-empty string/)
 })
 
 t.test('user id transformers compile Go-style flags into global JavaScript regexps', async (t) => {

@@ -69,9 +69,10 @@ t.test('carries only bearer JWS values of the cluster\'s issuers', async (t) => 
   t.equal(carried(undefined), undefined, 'nothing')
 })
 
-t.test('a confirmed bound token: the review\'s username and groups, no email, no ID token', async (t) => {
+t.test('a confirmed bound token: the review\'s username and groups, no email, no ID token, the groups policy only', async (t) => {
   const { result, reviews } = await establish({})
-  t.same(result, { status: 'valid', identity: { userId: SUBJECT, groups: GROUPS, email: undefined, idToken: undefined } })
+  // Issue 15, finding 6: said explicitly, since an identity without an email is refused by ALLOWED_EMAIL_DOMAINS otherwise.
+  t.same(result, { status: 'valid', identity: { userId: SUBJECT, groups: GROUPS, email: undefined, idToken: undefined, emailDomains: 'skip' } })
   t.same(reviews, [['gateway']], 'reviewed once, for KUBERNETES_TOKEN_AUDIENCES')
 })
 
@@ -108,7 +109,7 @@ t.test('what the review says', async (t) => {
 
 t.test('KUBERNETES_TOKENREVIEW=false: the signature alone, with the groups Kubernetes gives every service account', async (t) => {
   const { result } = await establish({ review: 'off' })
-  t.same(result, { status: 'valid', identity: { userId: SUBJECT, groups: GROUPS, email: undefined, idToken: undefined } })
+  t.same(result, { status: 'valid', identity: { userId: SUBJECT, groups: GROUPS, email: undefined, idToken: undefined, emailDomains: 'skip' } })
 })
 
 t.test('keys', async (t) => {
@@ -119,4 +120,12 @@ t.test('keys', async (t) => {
   const bug = await establish({ error: new TypeError('a bug') })
   t.same(bug.result, { status: 'rejected', code: 'ERR_TOKEN_MALFORMED' }, 'a bug fails closed')
   t.equal(bug.unexpected.length, 1, 'and is reported')
+})
+
+t.test('the review\'s username and groups become headers: a control character refuses, a group with "," is set aside', async (t) => {
+  const odd = 'system:serviceaccount:kubeflow-user-example-com:a\u0007b'
+  const unsafe = await establish({ claims: { ...BOUND, sub: odd }, review: { status: 'authenticated', username: odd, groups: GROUPS } })
+  t.same(unsafe.result, { status: 'rejected', code: 'ERR_CLAIM_HEADER_UNSAFE' })
+  const comma = await establish({ review: { status: 'authenticated', username: SUBJECT, groups: [...GROUPS, 'team-a,system:masters'] } })
+  t.same(comma.result, { status: 'valid', identity: { userId: SUBJECT, groups: GROUPS, email: undefined, idToken: undefined, emailDomains: 'skip', codes: ['ERR_GROUP_NAME_INVALID'] } })
 })

@@ -25,7 +25,7 @@ interface Carried {
 const verifier: TokenVerifier = {
   async verify(token) {
     if (token === 'alice.jwt') return { token, issuer: ISSUER, primary: true, claims: ALICE, expiresAtMs: 0 }
-    if (token === 'sa.jwt') return { token, issuer: 'https://kubernetes.default.svc', primary: false, claims: { iss: 'https://kubernetes.default.svc', sub: 'system:serviceaccount:kubeflow:pipeline-runner' }, expiresAtMs: 0 }
+    if (token === 'ci.jwt') return { token, issuer: 'https://ci.example.com', primary: false, claims: { iss: 'https://ci.example.com', sub: 'robot-7', email: 'admin@example.com', email_verified: true }, expiresAtMs: 0 }
     if (token === 'no-keys.jwt') throw new ProviderUnavailableError()
     if (token === 'bug.jwt') throw new TypeError('a bug')
     throw new TokenRejectedError('ERR_TOKEN_EXPIRED', 'token expired', { claim: 'exp' })
@@ -124,8 +124,8 @@ t.test('a JWT source establishes who the token stands for, or why it is refused'
   t.same(await bearer!.establish('no-keys.jwt', dry), { status: 'unavailable', what: 'provider' })
   t.same(await bearer!.establish('bug.jwt', dry), { status: 'rejected', code: 'ERR_TOKEN_MALFORMED' }, 'a bug fails closed')
   t.equal(unexpected.length, 1, 'and is reported')
-  const sa = await bearer!.establish('sa.jwt', dry)
-  t.match(sa, { status: 'valid', identity: { userId: 'system:serviceaccount:kubeflow:pipeline-runner', idToken: undefined } }, "another issuer's token is never forwarded as Dex's")
+  const ci = await bearer!.establish('ci.jwt', dry)
+  t.match(ci, { status: 'valid', identity: { userId: 'robot-7', idToken: undefined } }, "another issuer's token is never forwarded as Dex's, and its user id is its sub, not the email it asserts")
   const quiet = createCredentialSources(kubeflowConfig(), { verifier })[0]!
   t.same(await quiet.establish('bug.jwt', dry), { status: 'rejected', code: 'ERR_TOKEN_MALFORMED' }, 'without a listener, still refused')
 })

@@ -8,6 +8,7 @@ import type { Decision } from '../../../src/check/decision.js'
 import { createResponder, type CheckReply } from '../../../src/check/respond.js'
 import { grpcCodeFor, toCheckResponse } from '../../../src/grpc/check-response.js'
 import { loadProtos, loaderOptions, PROTO_DIR } from '../../../src/grpc/protos.js'
+import { utf8Octets } from '../../../src/http/check-route.js'
 
 const identity = { userId: 'alice@example.com', groups: ['team-a'], email: 'alice@example.com', idToken: 'dex.id.token' }
 
@@ -106,5 +107,14 @@ t.test('guard: every response built from a real decision has a status, and only 
     t.equal(response.status.code === 0, allowed, `${decision.outcome}/${decision.reason}: code ${response.status.code}`)
     t.equal('ok_response' in response, allowed)
     t.equal('denied_response' in response, !allowed)
+  }
+})
+
+t.test('identity headers: the same octets as HTTP mode (a proto string is UTF-8)', async (t) => {
+  for (const value of ['josé@example.com', '开发组,équipe-a', 'alice@example.com']) {
+    const wire = loadProtos().authorization.Check!.responseSerialize(toCheckResponse({ kind: 'allow', upstreamHeaders: [['kubeflow-groups', value]], removeHeaders: [], responseHeaders: [] }))
+    const http = Buffer.from(utf8Octets(value), 'latin1')
+    t.ok(wire.includes(http), `${value}: the HTTP mode's octets are on the gRPC wire`)
+    t.same(http, Buffer.from(value, 'utf8'), `${value}: and they are its UTF-8 octets`)
   }
 })

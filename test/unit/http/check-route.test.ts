@@ -7,6 +7,7 @@ import t, { type Test } from 'tap'
 import type { LightMyRequestResponse } from 'fastify'
 import { buildCheckApp } from '../../../src/app.js'
 import type { CheckReply, HeaderList } from '../../../src/check/respond.js'
+import { utf8Octets } from '../../../src/http/check-route.js'
 import { createLogger } from '../../../src/log/logger.js'
 import { CLIENT_HEADERS_ON_ALLOW, CLIENT_HEADERS_ON_DENY, UPSTREAM_HEADERS_ON_ALLOW } from '../../helpers/envoy-bootstrap.js'
 import {
@@ -97,4 +98,17 @@ t.test('a QUERY request (RFC 10008) gets a decision too, with or without a conte
   t.equal((await app.inject({ method: 'QUERY' as 'GET', url: '/api/x' })).statusCode, 200, 'as Envoy forwards it: no body, no content type')
   const typed = await app.inject({ method: 'QUERY' as 'GET', url: '/api/x', headers: { 'content-type': 'application/json' }, payload: '{}' })
   t.equal(typed.statusCode, 200, 'with a content type')
+})
+
+t.test('identity headers carry the UTF-8 octets of their value, whatever the script (README, "Identity headers")', async (t) => {
+  const values = [['kubeflow-userid', 'josé@example.com'], ['kubeflow-groups', '开发组,équipe-a'], ['x-auth-request-email', 'ascii@example.com']] as const
+  const app = checkApp(t, answering({ kind: 'allow', upstreamHeaders: values, removeHeaders: [], responseHeaders: [] }))
+  const response = await app.inject({ method: 'GET', url: '/api/x' })
+  t.equal(response.statusCode, 200, 'a name outside Latin-1 is an allow, not a framework error')
+  for (const [name, value] of values) {
+    // Node writes (and light-my-request reads) header strings one character per octet.
+    t.same(Buffer.from(String(response.headers[name]), 'latin1'), Buffer.from(value, 'utf8'), `${name}: the UTF-8 octets of ${value}`)
+  }
+  t.equal(utf8Octets('josé'), 'jos\u00c3\u00a9', 'é is two octets, as in gRPC mode, not Latin-1\'s one')
+  t.equal(utf8Octets('kubeflow-admins'), 'kubeflow-admins', 'ASCII is unchanged')
 })

@@ -7,7 +7,8 @@ import { identityFromClaims, transformUserId, type IdentityRules } from '../../.
 
 const KUBEFLOW: IdentityRules = { userIdClaim: 'email', userIdPrefix: '', userIdTransformers: [], groupsClaim: 'groups', requireEmailVerified: true }
 const DEX = { primary: true, token: 'dex.id.token' }
-const EXTRA = { primary: false, token: 'k8s.sa.token' }
+const SECOND = 'https://second.example.com'
+const EXTRA = { primary: false, token: 'second.issuer.token', issuer: SECOND }
 
 /** As config/parse.ts compiles a rule: global flag, `(?i)` becomes `i`. */
 const rule = (matches: string, replaces: string, flags = 'g'): UserIdTransformer => ({ matches: new RegExp(matches, flags), replaces })
@@ -82,8 +83,8 @@ t.test('a token without a usable user id claim is rejected', async (t) => {
   )
   t.throws(
     () => identityFromClaims({ sub: 123 as unknown as string }, KUBEFLOW, EXTRA),
-    { code: 'ERR_IDENTITY_CLAIM_MISSING' },
-    'an extra-issuer token without a string sub has nothing to fall back to',
+    { code: 'ERR_IDENTITY_CLAIM_MISSING', claim: 'sub' },
+    'an extra-issuer token without a string sub (its default user-id claim)',
   )
 })
 
@@ -105,31 +106,53 @@ t.test('REQUIRE_EMAIL_VERIFIED: only email_verified: true (the JSON boolean) let
     t.equal(identityFromClaims(claims, { ...KUBEFLOW, requireEmailVerified: false }, DEX).userId, 'alice@example.com', `${name}: accepted with REQUIRE_EMAIL_VERIFIED=false`)
   }
   t.equal(identityFromClaims({ ...alice, email_verified: true }, KUBEFLOW, DEX).userId, 'alice@example.com', 'email_verified true')
-  t.throws(() => identityFromClaims({ sub: 'system:serviceaccount:ns:sa', email: 'robot@example.com' }, KUBEFLOW, EXTRA), { code: 'ERR_TOKEN_EMAIL_UNVERIFIED' }, 'an extra issuer\'s email is held to the same rule')
+  const emailRule = { ...KUBEFLOW, extraIssuers: [{ issuer: SECOND, rules: { useridClaim: 'email', emailDomains: 'apply' as const } }] }
+  t.throws(() => identityFromClaims({ sub: 'robot', email: 'robot@example.com' }, emailRule, EXTRA), { code: 'ERR_TOKEN_EMAIL_UNVERIFIED' }, 'an extra issuer\'s email is held to the same rule')
   const byName = identityFromClaims({ ...alice, email_verified: false, name: 'Alice' }, { ...KUBEFLOW, userIdClaim: 'name' }, DEX)
   t.equal(byName.userId, 'Alice', 'email_verified does not matter when the user id is not the email')
-  const serviceAccount = identityFromClaims({ sub: 'system:serviceaccount:ns:sa', email_verified: false }, KUBEFLOW, EXTRA)
-  t.equal(serviceAccount.userId, 'system:serviceaccount:ns:sa', 'nor when an extra-issuer token falls back to sub')
+  const bySub = identityFromClaims({ sub: 'robot', email: 'robot@example.com', email_verified: false }, KUBEFLOW, EXTRA)
+  t.equal(bySub.userId, 'robot', 'nor when an extra issuer\'s user id is its sub')
 })
 
-t.test('extra-issuer tokens (Kubernetes service accounts)', async (t) => {
-  const sa = identityFromClaims({ iss: 'https://kubernetes.default.svc', sub: 'system:serviceaccount:kubeflow-user:default-editor' }, KUBEFLOW, EXTRA)
-  t.same(sa, {
-    userId: 'system:serviceaccount:kubeflow-user:default-editor',
-    groups: ['system:serviceaccounts', 'system:serviceaccounts:kubeflow-user', 'system:authenticated'],
-    email: undefined,
+t.test('EXTRA_JWT_ISSUER_RULES: an extra issuer\'s user id is its sub unless its rule names another claim', async (t) => {
+  // Issue 15, finding 6: the second issuer's `email` became kubeflow-userid, so it could assert an admin's.
+  const admin: JWTPayload = { iss: SECOND, sub: 'robot-7', email: 'admin@example.com', email_verified: true, groups: ['robots'] }
+  t.same(identityFromClaims(admin, KUBEFLOW, EXTRA), {
+    userId: 'robot-7',
+    groups: ['robots'],
+    email: 'admin@example.com',
     idToken: undefined,
-  }, 'fall back to sub, get the groups Kubernetes gives service accounts, and forward no ID token')
+  }, 'by default: the sub, never the email it asserts (USERID_CLAIM is the primary issuer\'s), no ID token to forward')
+  t.same(identityFromClaims(admin, { ...KUBEFLOW, extraIssuers: [] }, EXTRA).userId, 'robot-7', 'an issuer without a rule gets the defaults')
+  const rules = (useridClaim: string, emailDomains: 'apply' | 'skip') => ({
+    ...KUBEFLOW,
+    extraIssuers: [{ issuer: 'https://other.example', rules: { useridClaim: 'email', emailDomains: 'skip' as const } }, { issuer: SECOND, rules: { useridClaim, emailDomains } }],
+  })
+  t.equal(identityFromClaims(admin, rules('email', 'apply'), EXTRA).userId, 'admin@example.com', 'useridClaim: email, when the operator trusts the issuer with emails')
+  t.equal(identityFromClaims({ ...admin, repository: 'org/repo' }, rules('repository', 'apply'), EXTRA).userId, 'org/repo', 'any claim')
+  t.throws(() => identityFromClaims(admin, rules('repository', 'apply'), EXTRA), { code: 'ERR_IDENTITY_CLAIM_MISSING', claim: 'repository' }, 'no claim stands in for a missing one (not even sub)')
+  t.equal(identityFromClaims(admin, rules('sub', 'apply'), EXTRA).emailDomains, undefined, 'emailDomains apply: the identity says nothing, so ALLOWED_EMAIL_DOMAINS governs it')
+  t.equal(identityFromClaims(admin, rules('sub', 'skip'), EXTRA).emailDomains, 'skip', 'emailDomains skip: said on the identity')
+  t.equal(identityFromClaims(alice, rules('sub', 'skip'), DEX).emailDomains, undefined, 'a Dex identity never skips')
+  t.equal(identityFromClaims(admin, { ...KUBEFLOW, userIdPrefix: 'ci:' }, EXTRA).userId, 'ci:robot-7', 'USERID_PREFIX and the transformers apply as to Dex')
+})
 
-  const withClaim = identityFromClaims({ sub: 'system:serviceaccount:ns:sa', email: 'robot@example.com', email_verified: true, groups: ['robots'] }, KUBEFLOW, EXTRA)
-  t.equal(withClaim.userId, 'robot@example.com', 'USERID_CLAIM still wins when the token has it')
-  t.same(withClaim.groups, ['robots'], 'a groups claim wins over the service-account groups')
-
-  t.throws(
-    () => identityFromClaims({ sub: 'system:serviceaccount:ns:sa' }, KUBEFLOW, DEX),
-    { code: 'ERR_IDENTITY_CLAIM_MISSING' },
-    'a Dex token never falls back to sub',
-  )
+t.test('only the Kubernetes source speaks for service accounts', async (t) => {
+  // Issue 15, finding 9: through an extra issuer a service-account token was checked offline only, no lifetime cap.
+  const bound: JWTPayload = {
+    iss: SECOND,
+    sub: 'system:serviceaccount:kubeflow-user:default-editor',
+    'kubernetes.io': { namespace: 'kubeflow-user', serviceaccount: { name: 'default-editor', uid: 'u' } },
+  }
+  t.throws(() => identityFromClaims(bound, KUBEFLOW, EXTRA), { constructor: TokenRejectedError, code: 'ERR_IDENTITY_SERVICE_ACCOUNT', claim: 'kubernetes.io' }, 'a token carrying the kubernetes.io claim')
+  const emailRule = { ...KUBEFLOW, extraIssuers: [{ issuer: SECOND, rules: { useridClaim: 'email', emailDomains: 'skip' as const } }] }
+  t.throws(() => identityFromClaims({ ...bound, email: 'a@example.com', email_verified: true }, emailRule, EXTRA), { code: 'ERR_IDENTITY_SERVICE_ACCOUNT' }, 'whatever claim its rule picks')
+  t.throws(() => identityFromClaims({ sub: 'system:serviceaccount:ns:sa' }, KUBEFLOW, EXTRA), { code: 'ERR_IDENTITY_SERVICE_ACCOUNT', claim: 'sub' }, 'a user id Kubernetes RBAC would read as a service account')
+  t.throws(() => identityFromClaims({ sub: 'x', email: 'system:serviceaccount:ns:sa', email_verified: true }, KUBEFLOW, DEX), { code: 'ERR_IDENTITY_SERVICE_ACCOUNT', claim: 'email' }, 'from Dex too')
+  const transformed = { ...KUBEFLOW, userIdTransformers: [rule('^robot@example\\.com$', 'system:serviceaccount:ns:robot')] }
+  t.throws(() => identityFromClaims({ sub: 'x', email: 'robot@example.com', email_verified: true }, transformed, DEX), { code: 'ERR_IDENTITY_SERVICE_ACCOUNT' }, 'the user id is checked as the upstream would see it')
+  t.equal(identityFromClaims({ sub: 'system:serviceaccount:ns:sa' }, { ...KUBEFLOW, userIdPrefix: 'ci:' }, EXTRA).userId, 'ci:system:serviceaccount:ns:sa', 'behind a prefix it names no service account')
+  t.same(identityFromClaims({ sub: 'robot' }, KUBEFLOW, EXTRA).groups, [], 'and no service-account groups are made up from a sub')
 })
 
 t.test('groups', async (t) => {
@@ -138,9 +161,6 @@ t.test('groups', async (t) => {
     ['non-string entries are dropped', { email: 'a@example.com', groups: ['a', 1, null, { b: 1 }, 'c'] }, KUBEFLOW, ['a', 'c']],
     ['a single string is not a list of groups', { email: 'a@example.com', groups: 'admins' }, KUBEFLOW, []],
     ['GROUPS_CLAIM names the claim', { email: 'a@example.com', groups: ['x'], roles: ['admin'] }, { ...KUBEFLOW, groupsClaim: 'roles' }, ['admin']],
-    ['a sub with too few parts is not a service account', { sub: 'system:serviceaccount:ns' }, { ...KUBEFLOW, userIdClaim: 'sub' }, []],
-    ['a sub with too many parts is not a service account', { sub: 'system:serviceaccount:ns:sa:x' }, { ...KUBEFLOW, userIdClaim: 'sub' }, []],
-    ['a sub with an empty namespace is not a service account', { sub: 'system:serviceaccount::sa' }, { ...KUBEFLOW, userIdClaim: 'sub' }, []],
   ]
   for (const [name, claims, rules, expected] of cases) {
     t.same(identityFromClaims({ email_verified: true, ...claims }, rules, DEX).groups, expected, name)

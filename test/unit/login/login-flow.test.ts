@@ -339,6 +339,13 @@ t.test('callback', async (t) => {
         'Your account cannot be used to sign in here.',
       ],
       [
+        'a group holds a control character (it would become kubeflow-groups)',
+        (h) => (h.knobs.claims = { groups: ['team-a', 'team\u0007b'] }),
+        403,
+        'ERR_LOGIN_TOKEN_INVALID',
+        'Your account cannot be used to sign in here.',
+      ],
+      [
         'the provider\'s keys are unavailable',
         (h) => (h.knobs.verify = new ProviderUnavailableError()),
         400,
