@@ -98,6 +98,10 @@ function tokenWhy(code: string, step: SourceStep, context: CredentialContext): s
       return 'email_verified is not true (REQUIRE_EMAIL_VERIFIED)'
     case 'ERR_IDENTITY_CLAIM_MISSING':
       return `the claim USERID_CLAIM names (${config.userIdClaim}) is missing`
+    case 'ERR_CLAIM_HEADER_UNSAFE':
+      return 'the user id, a group or the email holds a control character, DEL or a lone surrogate, which no header may carry'
+    case 'ERR_IDENTITY_SERVICE_ACCOUNT':
+      return 'it names a Kubernetes service account (a kubernetes.io claim or a system:serviceaccount subject): only the Kubernetes source (KUBERNETES_TOKENS) takes those'
     case 'ERR_TOKEN_REVIEW_REFUSED':
       return 'the Kubernetes TokenReview refused it (service account or pod deleted, or the token revoked)'
     case 'ERR_SESSION_INVALID':

@@ -123,10 +123,10 @@ function kindBecause(signal: KindSignal | undefined, config: Config, path: strin
   return `${SIGNALS[signal]} (${route})`
 }
 
-function policyResult(outcome: string, reason: string, config: Config): string {
-  if (outcome === 'allow') return 'allowed'
+function policyResult(outcome: string, reason: string, config: Config, emailDomains: 'skip' | undefined): string {
+  if (outcome === 'allow') return emailDomains === 'skip' && config.allowedEmailDomains.length > 0 ? 'allowed (by groups alone: ALLOWED_EMAIL_DOMAINS does not govern this identity)' : 'allowed'
   if (reason === 'GROUP_NOT_ALLOWED') return `denied: none of the user's groups is in GROUPS_ALLOWLIST (${config.groupsAllowlist.join(', ')})`
-  if (reason === 'EMAIL_DOMAIN_NOT_ALLOWED') return `denied: the email's domain is not in ALLOWED_EMAIL_DOMAINS (${config.allowedEmailDomains.join(', ')})`
+  if (reason === 'EMAIL_DOMAIN_NOT_ALLOWED') return `denied: no email, or its domain is not in ALLOWED_EMAIL_DOMAINS (${config.allowedEmailDomains.join(', ')})`
   return 'not reached: no identity established'
 }
 
@@ -165,14 +165,15 @@ export function explain(input: ExplainInput, replayed: ReplayedCheck, context: R
     verdict: {
       outcome: verdict.outcome,
       reason: verdict.reason,
-      codes: ('codes' in verdict ? verdict.codes : undefined) ?? [],
+      // As the decision line: an allowed or forbidden identity notes what was set aside in it (a group name).
+      codes: ('codes' in verdict ? verdict.codes : identity?.codes) ?? [],
       ...(identity ? { user: identity.userId } : {}),
     },
     skip: { ...(why.skipRule === undefined ? {} : { rule: why.skipRule }), rules: config.skipAuthUrls, ambiguous: why.ambiguousPath },
     kind: { kind: decision.kind, ...(why.kindSignal ? { signal: why.kindSignal } : {}), because: kindBecause(why.kindSignal, config, result.path) },
     credentials: (result.trace ?? []).map((step) => credentialReason(step, context)),
     ...(identity ? { identity: { user: identity.userId, ...(identity.email ? { email: identity.email } : {}), groups: identity.groups } } : {}),
-    policy: { ...policy, result: policyResult(decision.outcome, decision.reason, config) },
+    policy: { ...policy, result: policyResult(decision.outcome, decision.reason, config, identity?.emailDomains) },
     answer: answerOf(replayed),
     notes,
     exitCode: exitCodeOf(verdict.outcome),

@@ -6,9 +6,10 @@ import { kubeflowConfig } from '../../fixtures/config.js'
 
 const ISSUER = 'http://dex.auth.svc.cluster.local:5556/dex'
 const NOW = 1_750_000_000_000
+const RULES = { useridClaim: 'sub', emailDomains: 'apply' } as const
 const now = NOW / 1000
 const config = kubeflowConfig({
-  extraIssuers: [{ issuer: 'https://extra.example', audience: 'extra-aud' }, { issuer: 'https://bare.example', audience: '' }],
+  extraIssuers: [{ issuer: 'https://extra.example', audience: 'extra-aud', rules: RULES }, { issuer: 'https://bare.example', audience: '', rules: RULES }],
   audiences: ['istio-ingressgateway.istio-system.svc.cluster.local'],
   kubernetesTokens: { issuer: 'https://kubernetes.default.svc.cluster.local', audiences: ['authservice'], maxLifetimeSeconds: 86400, tokenReview: true, reviewCacheSeconds: 10, legacy: false },
 })
@@ -65,6 +66,8 @@ t.test('each refusal says why, with the values that explain it', async (t) => {
   t.match(why(rejected('ERR_TOKEN_EMAIL_UNVERIFIED', GOOD)), 'REQUIRE_EMAIL_VERIFIED')
   t.equal(why(rejected('ERR_IDENTITY_CLAIM_MISSING', GOOD)), 'the claim USERID_CLAIM names (email) is missing')
   t.match(why(rejected('ERR_TOKEN_REVIEW_REFUSED', GOOD)), 'TokenReview refused')
+  t.match(why(rejected('ERR_CLAIM_HEADER_UNSAFE', GOOD)), 'control character')
+  t.match(why(rejected('ERR_IDENTITY_SERVICE_ACCOUNT', GOOD)), 'only the Kubernetes source (KUBERNETES_TOKENS)')
   t.match(why(rejected('ERR_SESSION_INVALID')), 'no session for this ticket')
   t.match(why(rejected('ERR_REFRESH_REJECTED')), 'refused its refresh token')
   t.equal(why(rejected('ERR_SESSION_TOO_LARGE')), 'ERR_SESSION_TOO_LARGE', 'any other code is named')

@@ -51,7 +51,12 @@ t.test('denials: the policy, the reason codes, where a login goes', async (t) =>
   t.same(group.identity, { user: 'alice@example.com', groups: [] })
   t.match(group, { answer: { status: 403, forwarded: false }, exitCode: 1 })
   const domain = explain(input(), replayed({ outcome: 'forbidden', kind: 'api', reason: 'EMAIL_DOMAIN_NOT_ALLOWED', identity: ALICE }), context())
-  t.equal(domain.policy.result, "denied: the email's domain is not in ALLOWED_EMAIL_DOMAINS (example.com)")
+  t.equal(domain.policy.result, 'denied: no email, or its domain is not in ALLOWED_EMAIL_DOMAINS (example.com)')
+  const serviceAccount = explain(input(), replayed({ outcome: 'allow', kind: 'api', reason: 'CREDENTIAL_VALID', identity: { ...ALICE, email: undefined, emailDomains: 'skip', codes: ['ERR_GROUP_NAME_INVALID'] }, via: 'kubernetes' }), context())
+  t.equal(serviceAccount.policy.result, 'allowed (by groups alone: ALLOWED_EMAIL_DOMAINS does not govern this identity)')
+  t.same(serviceAccount.verdict.codes, ['ERR_GROUP_NAME_INVALID'], 'what was set aside in the identity, as the decision line says')
+  const noDomains = explain(input(), replayed({ outcome: 'allow', kind: 'api', reason: 'CREDENTIAL_VALID', identity: { ...ALICE, emailDomains: 'skip' }, via: 'kubernetes' }, {}, { ...config, allowedEmailDomains: [] }), context({ config: { ...config, allowedEmailDomains: [] } }))
+  t.equal(noDomains.policy.result, 'allowed')
 
   const loginReply: ReplayedCheck = {
     verdict: { outcome: 'login', reason: 'LOGIN_REQUIRED', codes: ['ERR_SESSION_INVALID'], answer: { kind: 'redirect', location: 'https://dex/auth?state=s', cookies: [] } },
