@@ -12,6 +12,7 @@ import { credentialFingerprint } from '../check/fingerprint.js'
 import type { Config } from '../config/types.js'
 import { parseCookies } from '../session/cookies.js'
 import { credentialReason, type CredentialContext, type CredentialReason } from './explain-credentials.js'
+import { skipHints } from './explain-skip.js'
 import type { ExplainInput } from './explain-input.js'
 
 export type HeaderPairs = ReadonlyArray<readonly [string, string]>
@@ -34,7 +35,7 @@ export interface Explanation {
   readonly verdict: { readonly outcome: string; readonly reason: string; readonly codes: readonly string[]; readonly user?: string }
   /** The service's own endpoint this request is (answered by authservice, not replayed). */
   readonly endpoint?: string
-  readonly skip?: { readonly rule?: string; readonly rules: readonly string[]; readonly ambiguous: boolean }
+  readonly skip?: { readonly rule?: string; readonly rules: readonly string[]; readonly ambiguous: boolean; readonly hints: readonly string[] }
   readonly kind?: { readonly kind: string; readonly signal?: KindSignal; readonly because: string }
   readonly credentials: readonly CredentialReason[]
   readonly identity?: { readonly user: string; readonly email?: string; readonly groups: readonly string[] }
@@ -169,7 +170,12 @@ export function explain(input: ExplainInput, replayed: ReplayedCheck, context: R
       codes: ('codes' in verdict ? verdict.codes : identity?.codes) ?? [],
       ...(identity ? { user: identity.userId } : {}),
     },
-    skip: { ...(why.skipRule === undefined ? {} : { rule: why.skipRule }), rules: config.skipAuthUrls, ambiguous: why.ambiguousPath },
+    skip: {
+      ...(why.skipRule === undefined ? {} : { rule: why.skipRule }),
+      rules: config.skipAuthUrls,
+      ambiguous: why.ambiguousPath,
+      hints: why.skipRule === undefined ? skipHints(input.target.split('?')[0] as string, result.path, config.skipAuthUrls) : [],
+    },
     kind: { kind: decision.kind, ...(why.kindSignal ? { signal: why.kindSignal } : {}), because: kindBecause(why.kindSignal, config, result.path) },
     credentials: (result.trace ?? []).map((step) => credentialReason(step, context)),
     ...(identity ? { identity: { user: identity.userId, ...(identity.email ? { email: identity.email } : {}), groups: identity.groups } } : {}),

@@ -42,6 +42,7 @@ export function renderText(explanation: Explanation): string {
     const skip = explanation.skip
     const rules = skip && skip.rules.length > 0 ? skip.rules.join(', ') : 'none'
     lines.push(skip?.rule !== undefined ? `Skip path    matches SKIP_AUTH_URLS entry ${skip.rule}: no credential is needed` : `Skip path    no SKIP_AUTH_URLS entry matches (${rules})`)
+    for (const hint of skip?.hints ?? []) lines.push(`  ${hint}`)
     lines.push(`Request      ${explanation.kind?.because}`)
     if (skip?.rule === undefined) {
       lines.push(explanation.credentials.length === 0 ? 'Credentials  none carried (no bearer token, no session cookie or header)' : 'Credentials  tried in order:')

@@ -31,7 +31,7 @@ t.test('an allow: the identity, the policy, the headers set and removed, the ren
   t.same(explanation.identity, { user: 'alice@example.com', email: 'alice@example.com', groups: ['team-a'] })
   t.same(explanation.credentials, [{ source: 'session-cookie', fingerprint: '0a1b2c3d', status: 'valid', why: 'establishes alice@example.com' }])
   t.equal(explanation.policy.result, 'allowed')
-  t.same(explanation.skip, { rules: ['/dex', '/public'], ambiguous: false })
+  t.same(explanation.skip, { rules: ['/dex', '/public'], ambiguous: false, hints: [] })
   t.match(explanation.kind, { kind: 'navigation', because: /^navigation: a GET or HEAD without any API signal/ })
   t.same(explanation.answer, {
     status: 200,
@@ -67,7 +67,7 @@ t.test('denials: the policy, the reason codes, where a login goes', async (t) =>
   t.same(login.verdict, { outcome: 'login', reason: 'LOGIN_REQUIRED', codes: ['ERR_SESSION_INVALID'] })
   t.same(login.answer, { status: 302, forwarded: false, location: 'https://dex/auth?state=s', removed: [], responseHeaders: [], headers: [['location', 'https://dex/auth?state=s'], ['set-cookie', 'authservice_session=; Max-Age=0; Path=/'], ['set-cookie', 'oidc_state_s=<not shown>']] })
   t.same(login.credentials, [], 'a result without a trace: nothing tried')
-  t.same(login.skip, { rules: ['/dex', '/public'], ambiguous: false }, 'a result without why: nothing matched')
+  t.same(login.skip, { rules: ['/dex', '/public'], ambiguous: false, hints: [] }, 'a result without why: nothing matched')
   t.match(login.notes, [/could not be reached/])
   t.same(login.request.headers, [['authorization', `<sha256 ${credentialFingerprint('abc')}>`]], 'a credential without a scheme')
 
@@ -83,7 +83,7 @@ t.test('the request kind and skip path, as the pipeline saw them', async (t) => 
   t.match(xhr, { kind: { signal: 'sec-fetch-mode', because: /^XHR\/fetch/ }, skip: { ambiguous: true } })
   t.same(xhr.request.headers, [['sec-fetch-mode', 'cors'], ['x-auth-token', `Bearer <sha256 ${credentialFingerprint('t')}>`]])
   const skip = explain(input({}, '/public/a'), replayed({ outcome: 'skip', kind: 'navigation', reason: 'SKIP_PATH' }, { why: { skipRule: '/public', ambiguousPath: false } }), context())
-  t.match(skip, { skip: { rule: '/public' }, answer: { status: 200, forwarded: true, headers: [] }, exitCode: 0 })
+  t.match(skip, { skip: { rule: '/public', hints: [] }, answer: { status: 200, forwarded: true, headers: [] }, exitCode: 0 })
   t.ok(skip.answer!.removed.includes('kubeflow-userid'), 'a skip path removes client-sent identity headers')
   t.equal(skip.policy.result, 'not reached: no identity established')
   const unavailable = explain(input(), replayed({ outcome: 'unavailable', kind: 'api', reason: 'PROVIDER_UNAVAILABLE' }), context())
@@ -108,4 +108,9 @@ t.test('a query is shown by its names only (it can hold a code or a token)', asy
   t.equal(shownTarget('/x'), '/x')
   const explanation = explain(input({}, '/authservice/oidc/callback?code=SECRET'), { endpoint: 'callback', path: '/authservice/oidc/callback' }, context())
   t.equal(explanation.request.target, '/authservice/oidc/callback?code=…')
+})
+
+t.test('a path believed skipped: the near miss named', async (t) => {
+  const dotted = explain(input({}, '/public/../pipeline/?x=1'), replayed({ outcome: 'login', kind: 'navigation', reason: 'LOGIN_REQUIRED', codes: [] }, { path: '/pipeline/' }), context())
+  t.same(dotted.skip?.hints, ['the path as sent starts with /public, but normalised (RFC 3986: dot segments removed, unreserved characters decoded) it is /pipeline/'])
 })

@@ -6,7 +6,7 @@ import { renderText } from '../../../src/cli/explain-render.js'
 const BASE: Explanation = {
   request: { method: 'GET', target: '/jupyter/', path: '/jupyter/', headers: [['host', 'kubeflow.example.com']] },
   verdict: { outcome: 'allow', reason: 'CREDENTIAL_VALID', codes: [], user: 'alice@example.com' },
-  skip: { rules: ['/dex'], ambiguous: false },
+  skip: { rules: ['/dex'], ambiguous: false, hints: [] },
   kind: { kind: 'navigation', because: 'navigation: no API signal' },
   credentials: [{ source: 'session-cookie', fingerprint: '0a1b2c3d', status: 'valid', why: 'establishes alice@example.com' }],
   identity: { user: 'alice@example.com', email: 'alice@example.com', groups: ['team-a'] },
@@ -47,7 +47,7 @@ t.test('denials, skips, endpoints and the other shapes', async (t) => {
   const denied = renderText({
     ...BASE,
     verdict: { outcome: 'unauthenticated', reason: 'CREDENTIAL_REJECTED', codes: ['ERR_TOKEN_EXPIRED'] },
-    skip: { rules: [], ambiguous: true },
+    skip: { rules: [], ambiguous: true, hints: ['a hint'] },
     credentials: [{ source: 'authorization', fingerprint: 'ffffffff', status: 'rejected', code: 'ERR_TOKEN_EXPIRED', why: 'expired at …' }],
     identity: { user: 'bob', groups: [] },
     policy: { groups: ['team-a'], emailDomains: ['example.com'], result: 'not reached' },
@@ -56,13 +56,13 @@ t.test('denials, skips, endpoints and the other shapes', async (t) => {
   })
   t.match(denied, 'Verdict      DENIED (401) — CREDENTIAL_REJECTED ERR_TOKEN_EXPIRED\n')
   t.match(denied, '(ambiguous: an upstream may read it otherwise')
-  t.match(denied, 'no SKIP_AUTH_URLS entry matches (none)')
+  t.match(denied, 'no SKIP_AUTH_URLS entry matches (none)\n  a hint\n')
   t.match(denied, '  Authorization: Bearer (sha256 ffffffff): rejected ERR_TOKEN_EXPIRED — expired at …')
   t.match(denied, 'Identity     bob, groups: none')
   t.match(denied, 'GROUPS_ALLOWLIST team-a; ALLOWED_EMAIL_DOMAINS example.com: not reached')
   t.match(denied, 'Envoy gets   302 to /dex/auth: the client gets it, nothing goes upstream\n  headers:\n    location: /dex/auth')
 
-  const skipped = renderText({ ...BASE, verdict: { outcome: 'skip', reason: 'SKIP_PATH', codes: [] }, skip: { rule: '/dex', rules: ['/dex'], ambiguous: false }, credentials: [], identity: undefined, answer: { status: 200, forwarded: true, headers: [], removed: [], responseHeaders: [] } })
+  const skipped = renderText({ ...BASE, verdict: { outcome: 'skip', reason: 'SKIP_PATH', codes: [] }, skip: { rule: '/dex', rules: ['/dex'], ambiguous: false, hints: [] }, credentials: [], identity: undefined, answer: { status: 200, forwarded: true, headers: [], removed: [], responseHeaders: [] } })
   t.match(skipped, 'Skip path    matches SKIP_AUTH_URLS entry /dex: no credential is needed')
   t.notMatch(skipped, 'Credentials')
   t.match(skipped, '  no header set on the upstream request\n')
