@@ -7,14 +7,17 @@
  *                                              and the Kubeflow 1.9.0 dashboard POSTs its LOGOUT_URL);
  * - GET       <prefix>logout, <prefix>sign_out logout for a navigation, then a 302 (`?rd=<path>`);
  * - GET       <prefix>site/after_logout        the after-logout page (401, "log in again");
- * - GET       <prefix>start?rd=<path>          start a login (oauth2-proxy's entry, which user scripts call).
+ * - GET       <prefix>start?rd=<path>          start a login (oauth2-proxy's entry, which user scripts call);
+ * - GET       <prefix>me, <prefix>userinfo     the user's own page, or oauth2-proxy's userinfo JSON
+ *                                              (check/user-page.ts; the check decides first);
+ * - POST      <prefix>me/token                 the current ID token for the page's "copy API token".
  * HEAD is answered as GET (RFC 9110 §9.3.2).
  */
 import type { Config } from '../config/types.js'
 import type { NormalizedPath } from './path.js'
 import { prefixPath } from './request.js'
 
-export type Endpoint = 'callback' | 'logout' | 'sign-out' | 'after-logout' | 'start'
+export type Endpoint = 'callback' | 'logout' | 'sign-out' | 'after-logout' | 'start' | 'user-page' | 'user-token'
 
 export function createEndpointMatcher(config: Pick<Config, 'redirectUrl' | 'urlPrefix'>): (method: string, path: NormalizedPath) => Endpoint | undefined {
   const callbackPath = config.redirectUrl.startsWith('/')
@@ -25,6 +28,9 @@ export function createEndpointMatcher(config: Pick<Config, 'redirectUrl' | 'urlP
   const signOutPath = `${prefix}sign_out`
   const afterLogoutPath = `${prefix}site/after_logout`
   const startPath = `${prefix}start`
+  const mePath = `${prefix}me`
+  const userInfoPath = `${prefix}userinfo`
+  const tokenPath = `${prefix}me/token`
   return (method, path) => {
     if (path.ambiguous) return undefined
     const p = path.path
@@ -33,8 +39,10 @@ export function createEndpointMatcher(config: Pick<Config, 'redirectUrl' | 'urlP
       if (p === signOutPath || p === logoutPath) return 'sign-out'
       if (p === afterLogoutPath) return 'after-logout'
       if (p === startPath) return 'start'
+      if (p === mePath || p === userInfoPath) return 'user-page'
     }
     if (method === 'POST' && (p === logoutPath || p === signOutPath)) return 'logout'
+    if (method === 'POST' && p === tokenPath) return 'user-token'
     return undefined
   }
 }

@@ -1,6 +1,6 @@
 /**
  * One check, end to end and transport-free: the service's own endpoints (callback, logout,
- * sign-out, after-logout) or the decision — one verdict, turned into a CheckReply by the responder;
+ * sign-out, after-logout; the user page once the check allowed it) or the decision — one verdict, turned into a CheckReply by the responder;
  * one log line and the metrics. The HTTP route and the gRPC server both call this and only
  * translate the reply.
  */
@@ -16,6 +16,7 @@ import { normalizePath, splitTarget } from './path.js'
 import type { CheckOptions, CheckResult } from './pipeline.js'
 import { stripCheckPathPrefix, type CheckRequest } from './request.js'
 import type { CheckReply, ReplyExtras, Verdict } from './respond.js'
+import { createUserPage, isUserPageEndpoint, type UserPageEndpoint } from './user-page.js'
 
 export interface HandledCheck {
   readonly reply: CheckReply
@@ -26,7 +27,8 @@ export interface HandledCheck {
 /**
  * A check replayed without side effects (`authservice explain`): the pipeline's dry run with its
  * trace, and the reply the service would give, built by the same code as handle's. The service's
- * own endpoints are named, not run: a callback would spend its code, a logout end a session.
+ * own endpoints are named, not run: a callback would spend its code, a logout end a session, the
+ * token endpoint hand out a token. The user page is checked like any path, and rendered when allowed.
  */
 export type ReplayedCheck =
   | { readonly endpoint: Endpoint; readonly path: string }
@@ -58,6 +60,7 @@ const REPLAY: CheckOptions = { dryRun: true, trace: true }
 /** One check as handle and replay share it; `replay` names an endpoint instead of running it. */
 function createRun(options: Omit<HandleOptions, 'respond' | 'metrics' | 'logger'>) {
   const { config, login } = options
+  const userPage = createUserPage(config)
 
   /** The request as the login handlers see it; only built when one of them is called. */
   const flowRequestOf = (request: CheckRequest, target: string, query: string, cookies: Record<string, string | undefined>): FlowRequest => ({
@@ -70,7 +73,7 @@ function createRun(options: Omit<HandleOptions, 'respond' | 'metrics' | 'logger'
     scheme: request.scheme || request.headers['x-forwarded-proto'],
   })
 
-  async function endpoint(which: Endpoint, flowRequest: FlowRequest): Promise<LoginResult> {
+  async function endpoint(which: Exclude<Endpoint, UserPageEndpoint>, flowRequest: FlowRequest): Promise<LoginResult> {
     switch (which) {
       case 'callback':
         return login.callback(flowRequest)
@@ -92,7 +95,13 @@ function createRun(options: Omit<HandleOptions, 'respond' | 'metrics' | 'logger'
     const { path, query } = splitTarget(target)
     const normalized = normalizePath(path)
     const which = options.endpoints(request.method, normalized)
-    if (which !== undefined) {
+    let userEndpoint: UserPageEndpoint | undefined
+    if (isUserPageEndpoint(which)) {
+      if (replay && which === 'user-token') return { endpoint: which, path: normalized.path }
+      const refused = userPage.gate(which, request.headers)
+      if (refused) return { verdict: refused, path: normalized.path }
+      userEndpoint = which
+    } else if (which !== undefined) {
       if (replay) return { endpoint: which, path: normalized.path }
       return { verdict: await endpoint(which, flowRequestOf(request, target, query, cookies)), path: normalized.path }
     }
@@ -106,15 +115,19 @@ function createRun(options: Omit<HandleOptions, 'respond' | 'metrics' | 'logger'
       const started = await login.start(flowRequest, ended)
       return { verdict: { ...started, codes: started.codes ?? decision.codes }, path: result.path, result }
     }
-    if (result.renewedTicket === undefined) return { verdict: decision, path: result.path, result }
+    // An allowed request for the user page gets the page (with the renewed cookie), not the upstream.
+    const answered = (setCookies?: readonly string[]): Handled =>
+      userEndpoint !== undefined && decision.outcome === 'allow'
+        ? { verdict: userPage.answer(userEndpoint, decision.identity, request.headers, setCookies ?? []), path: result.path, result }
+        : { verdict: decision, path: result.path, ...(setCookies ? { setCookies } : {}), result }
+    if (result.renewedTicket === undefined) return answered()
     try {
       const maxAge = Math.max(0, Math.floor(((result.renewedExpiresAt as number) - options.clock.now()) / 1000))
-      const setCookies = writeSessionCookies(config, result.renewedTicket, maxAge, flowRequestOf(request, target, query, cookies), cookies)
-      return { verdict: decision, path: result.path, setCookies, result }
+      return answered(writeSessionCookies(config, result.renewedTicket, maxAge, flowRequestOf(request, target, query, cookies), cookies))
     } catch (error) {
       // Too large to send back: the session goes on with the cookie the browser has (refreshed in memory).
       warn(error)
-      return { verdict: decision, path: result.path, result }
+      return answered()
     }
   }
 }

@@ -7,13 +7,18 @@
  * Envoy contract (envoy-ext-authz.md §1.2): exactly 200 allows and our allow-listed headers
  * overwrite the client's; any other non-5xx status is a deny whose status, body and allow-listed
  * headers reach the client. Never a 5xx: Envoy would turn it into an empty 403. Every deny is
- * `Cache-Control: no-store` and `Referrer-Policy: no-referrer`.
+ * `Cache-Control: no-store` and `Referrer-Policy: no-referrer`, and every page or JSON body carries
+ * a Content-Security-Policy (pages/html.ts: nothing loads from elsewhere, never framed). The user
+ * page answers 203 (RFC 9110 §15.3.4): a success for the browser, a deny for Envoy.
  */
 import { identityHeaderNames, identityHeaderTable, type IdentityHeaderSettings } from '../identity/headers.js'
 import type { LoginAnswer, LoginResult } from '../login/results.js'
 import { forbiddenBody, jsonBody, unauthenticatedBody, unavailableBody, type DenyBody } from '../pages/deny-pages.js'
+import { contentSecurityPolicy } from '../pages/html.js'
 import { afterLogoutBody, crossSiteSignOutBody, loginFailedBody } from '../pages/login-pages.js'
+import { userInfoBody, userPageBody, userTokenBody } from '../pages/user-page.js'
 import type { Decision } from './decision.js'
+import type { UserPageAnswer, UserPageResult } from './user-page.js'
 
 export type HeaderList = ReadonlyArray<readonly [string, string]>
 
@@ -30,7 +35,7 @@ export type CheckReply =
   | { readonly kind: 'deny'; readonly status: number; readonly headers: HeaderList; readonly body: string }
 
 /** What the check answers: a decision, or what one of the service's own endpoints did. */
-export type Verdict = Decision | LoginResult
+export type Verdict = Decision | LoginResult | UserPageResult
 
 export interface ReplyOptions extends IdentityHeaderSettings {
   readonly retryAfterSeconds: number
@@ -49,6 +54,11 @@ const NO_STORE: HeaderList = [
 const BEARER_CHALLENGE = ['www-authenticate', 'Bearer realm="authservice"'] as const
 const INVALID_TOKEN_CHALLENGE = ['www-authenticate', 'Bearer realm="authservice", error="invalid_token"'] as const
 
+const DEFAULT_POLICY = contentSecurityPolicy()
+
+/** 203 Non-Authoritative Information: the user page's success, which Envoy does not forward. */
+const USER_PAGE_STATUS = 203
+
 const cookieHeaders = (cookies: readonly string[]): Array<[string, string]> => cookies.map((cookie) => ['set-cookie', cookie])
 
 /** A 302 to a configured URL or a safe relative path, setting `cookies`; the body is empty. */
@@ -58,7 +68,8 @@ export function redirect(location: string, cookies: readonly string[]): CheckRep
 
 /** A page (or JSON) with `status`; `extra` headers (Retry-After, WWW-Authenticate) precede the cookies. */
 export function pageReply(status: number, body: DenyBody, cookies: readonly string[] = [], extra: HeaderList = []): CheckReply {
-  return { kind: 'deny', status, headers: [['content-type', body.contentType], ...NO_STORE, ...extra, ...cookieHeaders(cookies)], body: body.body }
+  const policy: [string, string] = ['content-security-policy', body.contentSecurityPolicy ?? DEFAULT_POLICY]
+  return { kind: 'deny', status, headers: [['content-type', body.contentType], ...NO_STORE, policy, ...extra, ...cookieHeaders(cookies)], body: body.body }
 }
 
 /**
@@ -96,8 +107,22 @@ export function createResponder(options: ReplyOptions): (verdict: Verdict, extra
     }
   }
 
+  function answerUserPage(answer: UserPageAnswer, cookies: readonly string[]): CheckReply {
+    switch (answer.kind) {
+      case 'user-info':
+        return pageReply(USER_PAGE_STATUS, answer.format === 'html' ? userPageBody(answer.view) : userInfoBody(answer.view), cookies)
+      case 'user-token':
+        return pageReply(USER_PAGE_STATUS, userTokenBody(answer.token, answer.expiresAt), cookies)
+      case 'no-token':
+        return pageReply(404, jsonBody({ error: 'not_found', message: answer.message }), cookies)
+      case 'cross-origin':
+        return pageReply(403, jsonBody({ error: 'forbidden', message: 'The token is only handed to a page of this site.' }))
+    }
+  }
+
   return (verdict, extras) => {
     if ('answer' in verdict) return answerLogin(verdict.answer)
+    if ('userPage' in verdict) return answerUserPage(verdict.userPage, verdict.cookies)
     switch (verdict.outcome) {
       case 'skip':
         // No identity: make sure a client-sent identity header cannot reach the upstream.

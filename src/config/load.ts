@@ -152,6 +152,7 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
     idTokenCookie: optional(VARS.ID_TOKEN_COOKIE),
     setAuthorizationHeader: withDefault(VARS.SET_AUTHORIZATION_HEADER),
     setXAuthRequest: withDefault(VARS.SET_XAUTHREQUEST),
+    userPageApiToken: withDefault(VARS.USER_PAGE_API_TOKEN),
 
     groupsAllowlist: withDefault(VARS.GROUPS_ALLOWLIST),
     allowedEmailDomains: withDefault(VARS.ALLOWED_EMAIL_DOMAINS),

@@ -129,6 +129,8 @@ export const VARS = {
     'Send `authorization: Bearer <ID token>` to the upstream (Kubeflow 1.9+ style).'),
   SET_XAUTHREQUEST: v('SET_XAUTHREQUEST', 'false', p.bool,
     'Send oauth2-proxy\'s X-Auth-Request-User (the user id), -Email and -Groups to the upstream (client-sent ones are always removed).'),
+  USER_PAGE_API_TOKEN: v('USER_PAGE_API_TOKEN', 'false', p.bool,
+    'Offer a "copy API token" button on the user page (<AUTHSERVICE_URL_PREFIX>me): a same-origin POST <AUTHSERVICE_URL_PREFIX>me/token hands the signed-in user their current ID token for the SDK (off: 404).'),
 
   // --- Authorization policy ---
   GROUPS_ALLOWLIST: v('GROUPS_ALLOWLIST', '*', words,

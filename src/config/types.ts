@@ -87,6 +87,8 @@ export interface Config {
   readonly setAuthorizationHeader: boolean
   /** SET_XAUTHREQUEST: allows carry oauth2-proxy's `x-auth-request-user` (the user id), `-email`, `-groups`. */
   readonly setXAuthRequest: boolean
+  /** USER_PAGE_API_TOKEN: the user page offers the current ID token (POST <prefix>me/token); off = 404. */
+  readonly userPageApiToken: boolean
 
   // --- Authorization policy ---
   /** GROUPS_ALLOWLIST: `['*']` allows every authenticated user. */

@@ -35,7 +35,12 @@ export function createSessionSource(
       }
       let identity
       try {
-        identity = identityFromClaims(outcome.session.claims, deps.identityRules, { primary: true, token: outcome.session.idToken })
+        // The session's own end, not its ID token's (which a refresh renews): what the user page shows.
+        identity = {
+          ...identityFromClaims(outcome.session.claims, deps.identityRules, { primary: true, token: outcome.session.idToken }),
+          expiresAt: outcome.session.expiresAt,
+          idTokenExpiresAt: outcome.session.idTokenExpiresAt,
+        }
       } catch (error) {
         // A missing or unverified user id claim is refused with its code; claims that cannot be read
         // at all (a corrupt session) are a missing claim too, never a 5xx.

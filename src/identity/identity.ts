@@ -35,6 +35,12 @@ export interface Identity {
    * while the list is set — the safe reading for any identity that does not say otherwise.
    */
   readonly emailDomains?: 'skip'
+  /** The `preferred_username` claim, when there is one (oauth2-proxy's userinfo shows it). */
+  readonly preferredUsername?: string
+  /** ms: when the credential behind this identity ends (a token's `exp`; a session's SESSION_MAX_AGE end). */
+  readonly expiresAt?: number
+  /** ms: the `exp` of `idToken`. */
+  readonly idTokenExpiresAt?: number
 }
 
 export interface IdentityRules {
@@ -101,11 +107,16 @@ export function identityFromClaims(claims: JWTPayload, rules: IdentityRules, sou
   if (userId.startsWith(SERVICE_ACCOUNT_USER)) {
     throw TokenRejectedError.refusal('ERR_IDENTITY_SERVICE_ACCOUNT', 'only KUBERNETES_TOKENS speaks for service accounts', { claim })
   }
+  const expiresAt = typeof claims.exp === 'number' ? claims.exp * 1000 : undefined
   const identity: Identity = {
     userId,
     groups: groupsOf(claims, rules.groupsClaim),
     email: typeof claims.email === 'string' ? claims.email.toLowerCase() : undefined,
     idToken: source.primary ? source.token : undefined,
+    // Only present when known, so an identity without them compares equal to one never given them.
+    ...(typeof claims.preferred_username === 'string' ? { preferredUsername: claims.preferred_username } : {}),
+    ...(expiresAt === undefined ? {} : { expiresAt }),
+    ...(expiresAt === undefined || !source.primary ? {} : { idTokenExpiresAt: expiresAt }),
   }
   const ruled: Identity = extra?.emailDomains === 'skip' ? { ...identity, emailDomains: 'skip' } : identity
   return headerSafeIdentity(ruled, { userId: claim, groups: rules.groupsClaim })

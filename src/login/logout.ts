@@ -11,6 +11,7 @@ import { clearSessionCookies } from '../session/session-cookie.js'
 import { sessionTickets } from '../session/tickets.js'
 import type { FlowRequest, LoginHandlerOptions, LoginResult } from './results.js'
 import { safeRelativeTarget } from './safe-target.js'
+import { fromSameOrigin } from './same-origin.js'
 
 export function createLogout(options: LoginHandlerOptions) {
   const { config, clock, store } = options
@@ -27,16 +28,7 @@ export function createLogout(options: LoginHandlerOptions) {
 
   /** With SameSite=None a cross-site POST would carry the cookie: require a same-origin signal (RFC 9700 §4.7 spirit). */
   function sameOrigin(request: FlowRequest): boolean {
-    if (config.sessionSameSite !== 'None') return true
-    if (request.headers['sec-fetch-site'] === 'same-origin') return true
-    const origin = request.headers.origin
-    const host = request.headers.host
-    if (!origin || !host) return false
-    try {
-      return new URL(origin).host === host
-    } catch {
-      return false
-    }
+    return config.sessionSameSite !== 'None' || fromSameOrigin(request.headers)
   }
 
   async function endSession(found: { ticket: string; session: Session }): Promise<void> {

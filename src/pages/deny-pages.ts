@@ -4,6 +4,8 @@ import { html, page } from './html.js'
 export interface DenyBody {
   readonly contentType: string
   readonly body: string
+  /** The page's Content-Security-Policy when it needs more than the default (html.ts). */
+  readonly contentSecurityPolicy?: string
 }
 
 /** A JSON body (API callers and the logout endpoint). */

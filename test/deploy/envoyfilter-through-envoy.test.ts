@@ -150,6 +150,7 @@ for (const wiring of WIRINGS) {
       t.match(api.headers.get('www-authenticate'), /^Bearer /)
       t.match(api.headers.get('content-type'), /^application\/json/, 'content-type (allowed_client_headers)')
       t.equal(api.headers.get('cache-control'), 'no-store', 'cache-control (allowed_client_headers)')
+      t.match(api.headers.get('content-security-policy'), /frame-ancestors 'none'/, 'content-security-policy (allowed_client_headers)')
       t.match(await api.json(), { error: 'unauthenticated' })
 
       const navigation = await rawRequest(`${envoy.url}/pipeline/?ns=user`, { headers: NAVIGATION_HEADERS })

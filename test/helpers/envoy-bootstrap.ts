@@ -23,7 +23,7 @@ export const CHECK_REQUEST_HEADERS = [
 /** Headers of our 200 that Envoy sets (overwriting) on the upstream request. */
 export const UPSTREAM_HEADERS_ON_ALLOW = ['kubeflow-userid', 'kubeflow-groups', 'authorization', 'x-auth-request-user', 'x-auth-request-email', 'x-auth-request-groups']
 /** Headers of a deny that reach the client (Envoy always adds location, www-authenticate, content-length). */
-export const CLIENT_HEADERS_ON_DENY = ['set-cookie', 'content-type', 'cache-control', 'referrer-policy', 'retry-after']
+export const CLIENT_HEADERS_ON_DENY = ['set-cookie', 'content-type', 'cache-control', 'referrer-policy', 'content-security-policy', 'retry-after']
 /** Headers of our 200 that Envoy adds to the upstream's response (a refreshed session cookie). */
 export const CLIENT_HEADERS_ON_ALLOW = ['set-cookie']
 

@@ -14,6 +14,7 @@ import type { Test } from 'tap'
 import type { HandledCheck } from '../../src/check/handle.js'
 import type { CheckRequest } from '../../src/check/request.js'
 import type { CheckReply, HeaderList } from '../../src/check/respond.js'
+import { contentSecurityPolicy } from '../../src/pages/html.js'
 
 /** Two cookies of one name would collapse in a Headers object; distinct names show both survived. */
 export const TWO_COOKIES: Array<[string, string]> = [
@@ -68,6 +69,7 @@ const NO_STORE: HeaderList = [
   ['cache-control', 'no-store'],
   ['referrer-policy', 'no-referrer'],
 ]
+const POLICY = ['content-security-policy', contentSecurityPolicy()] as const
 const JSON_TYPE = ['content-type', 'application/json; charset=utf-8'] as const
 const HTML_TYPE = ['content-type', 'text/html; charset=utf-8'] as const
 const api = (method: string, target: string, headers: ForwardedRequest['headers'] = {}): ForwardedRequest => ({
@@ -137,6 +139,13 @@ export const TRANSPORT_SCENARIOS: readonly TransportScenario[] = [
     envoy: { allowed: false, status: 201, headers: [JSON_TYPE, ...NO_STORE, ['set-cookie', 'authservice_session=; Max-Age=0; Path=/']], body: '{"afterLogoutURL":"/"}' },
   },
   {
+    name: 'the user page answers 203, a deny whose page and policy reach the client (200 would be forwarded upstream)',
+    request: { ...api('GET', '/oauth2/me'), headers: { accept: 'text/html', cookie: 'authservice_session=s' } },
+    answer: deny(203, [HTML_TYPE, ...NO_STORE, POLICY], '<h1>Your account</h1>'),
+    received: { cookie: 'authservice_session=s' },
+    envoy: { allowed: false, status: 203, headers: [HTML_TYPE, ...NO_STORE, POLICY], body: '<h1>Your account</h1>' },
+  },
+  {
     name: 'a method the HTTP framework does not route (PURGE) gets a decision too',
     request: api('PURGE', '/cache/x?all=1'),
     answer: deny(401, [JSON_TYPE, ...NO_STORE], '{"error":"unauthenticated"}'),
@@ -149,7 +158,7 @@ export const TRANSPORT_SCENARIOS: readonly TransportScenario[] = [
     envoy: {
       allowed: false,
       status: 401,
-      headers: [JSON_TYPE, ...NO_STORE, ['www-authenticate', 'Bearer realm="authservice"']],
+      headers: [JSON_TYPE, ...NO_STORE, POLICY, ['www-authenticate', 'Bearer realm="authservice"']],
       body: '{"error":"unauthenticated","message":"The request could not be checked."}',
     },
   },

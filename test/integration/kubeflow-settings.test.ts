@@ -1,36 +1,22 @@
-// The two Kubeflow settings end to end, each with the configuration its rendered overlay gives the
-// pod (real `kustomize build`, as test/deploy/envoyfilter-through-envoy.test.ts renders them), the
-// ext_authz filter the gateway gets from it, real Envoy, real Dex, real Chromium and our test
-// Kubernetes API server (test/helpers/kube-apiserver.ts) for service-account tokens:
-//  - Kubeflow 1.8: overlays/kubeflow-legacy (EnvoyFilter; it includes components/kubernetes-tokens);
-//  - Kubeflow ≥ 1.9: overlays/kubeflow with components/kubernetes-tokens added, as an operator adds it
-//    for m2m (the extension provider translated the way istiod does).
+// The two Kubeflow settings end to end (test/helpers/kubeflow-settings.ts), each with the
+// configuration its rendered overlay gives the pod (real `kustomize build`, as
+// test/deploy/envoyfilter-through-envoy.test.ts renders them), the ext_authz filter the gateway gets
+// from it, real Envoy, real Dex, real Chromium and our test Kubernetes API server
+// (test/helpers/kube-apiserver.ts) for service-account tokens.
 // For each: a browser login, a KFP-style API call with the session (cookie, and the session value as
 // `Authorization: Bearer`, the KFP SDK way), a `kubectl create token` token, the same token refused
 // after its service account was deleted, forged identity headers, and logout by POST and by GET.
 import t, { type Test } from 'tap'
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { Page } from 'playwright-core'
-import { parse as parseYaml } from 'yaml'
-import { startAuthservice } from '../helpers/authservice.js'
-import { launchBrowser } from '../helpers/browser.js'
-import { startDex, type Dex } from '../helpers/dex.js'
-import { startEchoUpstream, type EchoedRequest } from '../helpers/echo-upstream.js'
-import { extAuthzFilterFromEnvoyFilter, startEnvoy } from '../helpers/envoy.js'
-import { startKubeApiServer } from '../helpers/kube-apiserver.js'
+import { headerValues, SETTINGS, signIn, startSetting, USER } from '../helpers/kubeflow-settings.js'
 import { skipUnlessPeers } from '../helpers/peer-manifest.js'
 import { rawRequest } from '../helpers/raw-request.js'
-import { extAuthzFilterOfRenderedPolicy } from '../deploy/istio-ext-authz.js'
-import { DEPLOY, kustomizeBuild, kustomizeBuildOf, parseObjects, podEnv, type KubeObject } from '../deploy/kustomize.js'
 
 const skip = skipUnlessPeers('kustomize', 'dex', 'envoy', 'chromium')
 
 const NAMESPACE = 'kubeflow-user-example-com'
 const ACCOUNT = 'default-editor'
 const CACHE_SECONDS = 1
-const USER = { email: 'alice@example.com', password: 'alice-password', groups: 'kubeflow-admins,team-a' }
 const FORGED = {
   'kubeflow-userid': 'admin@example.com',
   'kubeflow-groups': 'kubeflow-admins,system:masters',
@@ -43,88 +29,16 @@ const FORGED = {
 const PAGE = `/pipeline/?ns=${NAMESPACE}`
 const KFP_API = '/pipeline/apis/v2beta1/runs?namespace=' + NAMESPACE
 
-interface Setting {
-  title: string
-  render(): Promise<string>
-  filter(objects: KubeObject[]): Record<string, unknown>
-  /** Where the dashboard of this Kubeflow POSTs its logout, under AUTHSERVICE_URL_PREFIX. */
-  postLogout: 'logout' | 'sign_out'
-}
-
-const SETTINGS: Setting[] = [
-  {
-    title: 'Kubeflow 1.8: overlays/kubeflow-legacy (EnvoyFilter)',
-    render: () => kustomizeBuild(join(DEPLOY, 'overlays', 'kubeflow-legacy')),
-    filter: (objects) => extAuthzFilterFromEnvoyFilter(objects, { cluster: 'authservice' }),
-    postLogout: 'logout',
-  },
-  {
-    title: 'Kubeflow ≥ 1.9: overlays/kubeflow + components/kubernetes-tokens (extension provider)',
-    render: () => kustomizeBuildOf({ resources: [join(DEPLOY, 'overlays', 'kubeflow')], components: [join(DEPLOY, 'components', 'kubernetes-tokens')] }),
-    filter: (objects) => extAuthzFilterOfRenderedPolicy(objects, { cluster: 'authservice' }),
-    postLogout: 'sign_out',
-  },
-]
-
-const headerValues = (echoed: EchoedRequest | undefined, name: string) =>
-  (echoed?.headerLines ?? []).filter(([header]) => header === name).map(([, value]) => value)
-
-async function signIn(page: Page, gateway: string): Promise<void> {
-  await page.fill('input[name="login"]', USER.email)
-  await page.fill('input[name="password"]', USER.password)
-  await Promise.all([page.waitForURL(`${gateway}${PAGE}`), page.click('#submit-login')])
-}
-
-/** Dex with the client that deploy/dex/dex-config.yaml registers for this overlay's CLIENT_ID. */
-async function dexFor(t: Test, clientId: string): Promise<Dex> {
-  type DexConfig = { staticClients: Array<{ id: string; redirectURIs: string[] }> }
-  const registered = (parseYaml(readFileSync(join(DEPLOY, 'dex', 'dex-config.yaml'), 'utf8')) as DexConfig).staticClients
-  const client = registered.find((candidate) => candidate.id === clientId)
-  if (!client) throw new Error(`deploy/dex/dex-config.yaml registers no client ${clientId}`)
-  const dex = await startDex({ clientId, redirectURIs: client.redirectURIs })
-  t.teardown(() => dex.stop())
-  return dex
-}
-
 for (const setting of SETTINGS) {
   t.test(setting.title, { skip }, async (t) => {
-    const objects = parseObjects(await setting.render())
-    const { env: rendered } = podEnv(objects)
-    t.equal(rendered.KUBERNETES_TOKENS, 'true', 'the rendered ConfigMap turns Kubernetes tokens on')
-    const prefix = rendered.AUTHSERVICE_URL_PREFIX!
-    const cookieName = rendered.SESSION_COOKIE_NAME ?? 'authservice_session'
-
-    const dex = await dexFor(t, rendered.CLIENT_ID!)
-    const kube = await startKubeApiServer()
-    t.teardown(() => kube.close())
-    kube.createServiceAccount(NAMESPACE, ACCOUNT)
-    const upstream = await startEchoUpstream()
-    t.teardown(() => upstream.close())
-    // Only what points at a cluster is swapped: the issuer, the secrets, the API server; and the
-    // review cache time shortened so a deletion shows within the test.
-    const env = {
-      ...rendered,
-      OIDC_PROVIDER: dex.issuer,
-      CLIENT_SECRET: dex.clientSecret,
-      SESSION_SECRETS: Buffer.alloc(32, 7).toString('base64'),
+    // The review cache time shortened so a deletion shows within the test.
+    const { rendered, prefix, cookieName, kube, upstream, authservice, envoy, context, page, sessionCookie } = await startSetting(t, setting, {
       KUBERNETES_TOKENREVIEW_CACHE_SECONDS: String(CACHE_SECONDS),
-    }
-    const authservice = await startAuthservice(env, { kubernetes: kube.credentials })
-    t.teardown(() => authservice.close())
-    const envoy = await startEnvoy({
-      authz: { mode: 'http', port: authservice.checkPort },
-      upstreamPort: upstream.port,
-      dexPort: dex.port,
-      extAuthzFilter: setting.filter(objects),
     })
-    t.teardown(() => envoy.stop())
-    const browser = await launchBrowser()
-    t.teardown(() => browser.close())
-    const context = await browser.newContext()
-    const page = await context.newPage()
+    t.equal(rendered.KUBERNETES_TOKENS, 'true', 'the rendered ConfigMap turns Kubernetes tokens on')
+    kube.createServiceAccount(NAMESPACE, ACCOUNT)
     const api = (headers: Record<string, string>) =>
       rawRequest(`${envoy.url}${KFP_API}`, { headers: { accept: 'application/json', ...FORGED, ...headers } })
-    const sessionCookie = async () => (await context.cookies()).find((cookie) => cookie.name === cookieName)
 
     await t.test('browser login in Chromium lands on the page first asked for, over a stale cookie of the same name', async (t) => {
       // What the browser still holds after the switch: the previous gateway's session under the same
@@ -133,7 +47,7 @@ for (const setting of SETTINGS) {
       await context.addCookies([cookieName, `${cookieName}_0`].map((name) => ({ name, value: stale, url: envoy.url })))
       await page.goto(`${envoy.url}${PAGE}`)
       t.ok(await page.locator('input[name="login"]').isVisible(), 'an anonymous visit shows Dex’s login form')
-      await signIn(page, envoy.url)
+      await signIn(page, envoy.url, PAGE)
       t.equal(page.url(), `${envoy.url}${PAGE}`, 'back on the page, query included')
       t.equal(await page.textContent('#whoami'), USER.email, 'the upstream sees kubeflow-userid')
       t.ok(await sessionCookie(), `session cookie ${cookieName} set`)
@@ -212,7 +126,7 @@ for (const setting of SETTINGS) {
     })
 
     await t.test(`logout by GET ${prefix}sign_out`, async (t) => {
-      await signIn(page, envoy.url)
+      await signIn(page, envoy.url, PAGE)
       t.ok(await sessionCookie(), 'signed in again')
       const before = upstream.received.length
       await page.goto(`${envoy.url}${prefix}sign_out`)

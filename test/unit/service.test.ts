@@ -6,125 +6,13 @@
  * are allowed with the identity headers, sessions refresh and sign out at the endpoints discovery
  * found, the provider's failures and a bug are logged, and close() closes everything.
  */
-import { Writable } from 'node:stream'
 import { mock } from 'node:test'
 import t, { type Test } from 'tap'
 import type { Config } from '../../src/config/types.js'
 import { createLogger } from '../../src/log/logger.js'
 import type { Fetch } from '../../src/oidc/fetch.js'
-import { createService, type KubernetesCredentials, type Service } from '../../src/service.js'
-import { createCookieStore } from '../../src/session/cookie-store.js'
-import type { Session } from '../../src/session/session.js'
-import { writeSessionCookies } from '../../src/session/session-cookie.js'
-import type { SessionStore } from '../../src/session/store.js'
-import { ringOf } from '../contracts/session-store.js'
-import { kubeflowConfig } from '../fixtures/config.js'
-import { createTestKey, dexDiscoveryDocument, signCompact, type Claims, type TestKey } from '../helpers/test-issuer.js'
-
-/**
- * Fixed for the whole file. Today rather than any instant: openid-client checks a refreshed ID
- * token's `exp` against the system clock, which the service does not inject.
- */
-const NOW = Math.floor(Date.now() / 1000) * 1000
-const config = (overrides: Partial<Config> = {}): Config => kubeflowConfig(overrides)
-const ISSUER = config().issuer
-const SUB = 'Cg5hbGljZS1leGFtcGxlEgVsb2NhbA'
-
-interface ProviderCall {
-  readonly url: string
-  readonly method: string
-  readonly headers: Record<string, string>
-  readonly body: string | undefined
-}
-
-/** The provider's signing key, one for the file (RSA key generation is the slow part). */
-const KEY = await createTestKey()
-
-/** A Dex-like provider behind a Fetch: each issuer's discovery and keys, and the primary's token and revocation endpoints. */
-function fakeProvider(issuers: readonly string[] = [ISSUER]) {
-  let published: readonly TestKey[] = [KEY]
-  const calls: ProviderCall[] = []
-  let down = false
-  let tokenAnswer: () => Promise<Response> = async () => Response.json({ error: 'invalid_request' }, { status: 400 })
-  const fetch: Fetch = async (url, init = {}) => {
-    calls.push({ url: String(url), method: init.method ?? 'GET', headers: { ...init.headers }, body: init.body })
-    if (down) return Response.json({ error: 'unavailable' }, { status: 503 })
-    for (const issuer of issuers) {
-      if (url === `${issuer}/.well-known/openid-configuration`) {
-        // Dex advertises neither of the last two; other providers do, and the service uses them when there.
-        return Response.json({ ...dexDiscoveryDocument(issuer), revocation_endpoint: `${issuer}/revoke`, end_session_endpoint: `${issuer}/logout` })
-      }
-      if (url === `${issuer}/keys`) return Response.json({ keys: published.map((key) => key.publicJwk) })
-    }
-    if (url === `${ISSUER}/token`) return tokenAnswer()
-    if (url === `${ISSUER}/revoke`) return new Response(null, { status: 200 })
-    return Response.json({ error: 'not found' }, { status: 404 })
-  }
-  const claims = (overrides: Claims = {}): Claims => ({
-    iss: ISSUER,
-    aud: config().clientId,
-    sub: SUB,
-    email: 'alice@example.com',
-    email_verified: true,
-    groups: ['team-a'],
-    iat: NOW / 1000,
-    exp: NOW / 1000 + 600,
-    ...overrides,
-  })
-  return {
-    fetch,
-    calls,
-    claims,
-    /** An ID token signed with `key` (default: the one published from the start). */
-    sign: (overrides: Claims = {}, key: TestKey = KEY) => signCompact({ alg: 'RS256', kid: key.kid }, claims(overrides), key),
-    /** The keys the JWKS lists from now on. */
-    publish: (...keys: TestKey[]) => (published = keys),
-    setDown: (value: boolean) => (down = value),
-    answerToken: (answer: () => Promise<Response>) => (tokenAnswer = answer),
-  }
-}
-
-function capture() {
-  let raw = ''
-  const logger = createLogger('info', new Writable({ write: (chunk: Buffer, _encoding, done) => ((raw += chunk.toString()), done()) }))
-  return { logger, lines: () => raw.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>) }
-}
-
-interface Harness {
-  readonly service: Service
-  readonly store: SessionStore & { closed: boolean }
-  readonly lines: () => Array<Record<string, unknown>>
-}
-
-/** A service on `fetch` with a cookie session store of its own (noting close()); closed with `t`. */
-function serviceOf(
-  t: Test,
-  fetch: Fetch,
-  options: { config?: Partial<Config>; kubernetes?: KubernetesCredentials; now?: () => number; injectStore?: boolean } = {},
-): Harness {
-  const { logger, lines } = capture()
-  const cookieStore = createCookieStore({ ring: ringOf('service-test') })
-  const store = Object.assign(Object.create(cookieStore) as SessionStore, {
-    closed: false,
-    async close() {
-      store.closed = true
-      await cookieStore.close()
-    },
-  })
-  const service = createService(config(options.config), {
-    logger,
-    clock: { now: options.now ?? (() => NOW) },
-    fetch,
-    ...(options.kubernetes ? { kubernetes: options.kubernetes } : {}),
-    ...(options.injectStore === false ? {} : { sessionStore: store }),
-  })
-  t.teardown(() => service.close())
-  return { service, store, lines }
-}
-
-const check = (service: Service, target: string, headers: Record<string, string> = {}) =>
-  service.checkApp.inject({ method: 'GET', url: target, headers: { host: 'kubeflow.example.com', 'x-forwarded-proto': 'https', ...headers } })
-const NAVIGATION = { accept: 'text/html', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' }
+import { check, config, fakeProvider, ISSUER, KEY, NAVIGATION, NOW, serviceOf, signedIn, SUB } from '../helpers/service-harness.js'
+import { createTestKey, signCompact, type TestKey } from '../helpers/test-issuer.js'
 
 t.test('not ready before startIssuers, ready after: a token the provider signed is allowed with kubeflow-userid, junk is 401', async (t) => {
   const provider = fakeProvider()
@@ -176,23 +64,6 @@ t.test('a navigation without a session goes to OIDC_AUTH_URL once ready, to the 
   await plain.startIssuers()
   t.match((await check(plain, '/pipeline/', NAVIGATION)).headers.location, new RegExp(`^${ISSUER}/auth\\?`), 'the discovered authorization_endpoint')
 })
-
-/** A session of the provider's user, as the login would have stored it, and the Cookie header carrying it. */
-async function signedIn(harness: Harness, provider: ReturnType<typeof fakeProvider>, idTokenExpiresAt: number) {
-  const claims = { iss: ISSUER, sub: SUB, email: 'alice@example.com', email_verified: true, groups: ['team-a'], iat: NOW / 1000 - 3_000 }
-  const session: Session = {
-    id: 'alice-session',
-    claims,
-    idToken: await provider.sign({ iat: claims.iat, exp: idTokenExpiresAt / 1000 }),
-    refreshToken: 'dex-refresh-token',
-    idTokenExpiresAt,
-    createdAt: NOW - 3_000_000,
-    expiresAt: NOW + 3_600_000,
-  }
-  const ticket = await harness.service.sessionStore.save(session, NOW)
-  const cookies = writeSessionCookies(config(), ticket, 3_600, { scheme: 'https' }, {})
-  return { session, cookie: cookies.map((line) => line.split(';')[0]).join('; ') }
-}
 
 t.test('a session near its ID token\'s expiry is refreshed at the discovered token endpoint, and the renewed cookie sent back', async (t) => {
   const provider = fakeProvider()
@@ -443,4 +314,44 @@ t.test('KUBERNETES_TOKENS: keys from the API server\'s /openid/v1/jwks and a Tok
     t.ok(response.headers['retry-after'], 'unavailable, with Retry-After')
     t.ok(lines().some((line) => String(line.msg).startsWith('KUBERNETES_TOKENS: not running in a cluster')))
   })
+})
+
+t.test('the user page through the service: the page and userinfo (203) for a session, 401 or a login without one, the token for a page of this site', async (t) => {
+  const provider = fakeProvider()
+  const harness = serviceOf(t, provider.fetch, { config: { userPageApiToken: true } })
+  await harness.service.startIssuers()
+  const { session, cookie } = await signedIn(harness, provider, NOW + 600_000)
+
+  const page = await check(harness.service, '/authservice/me', { cookie, ...NAVIGATION })
+  t.equal(page.statusCode, 203)
+  t.equal(page.headers['content-type'], 'text/html; charset=utf-8')
+  t.equal(page.headers['cache-control'], 'no-store')
+  t.match(page.headers['content-security-policy'], /frame-ancestors 'none'/)
+  t.match(page.body, /<dd id="user">alice@example.com<\/dd>/)
+  t.match(page.body, new RegExp(`<dd id="expires">${new Date(session.expiresAt).toISOString().slice(0, 16).replace('T', ' ')} UTC</dd>`), "the session's end")
+  t.notMatch(page.body, new RegExp(session.idToken.split('.')[2]!), 'the token is not in the page')
+
+  const userinfo = await check(harness.service, '/authservice/userinfo', { cookie, accept: 'application/json' })
+  t.equal(userinfo.statusCode, 203)
+  t.same(userinfo.json(), { user: 'alice@example.com', email: 'alice@example.com', groups: ['team-a'] })
+  const bearer = await check(harness.service, '/authservice/userinfo', { authorization: `Bearer ${await provider.sign({ preferred_username: 'alice' })}` })
+  t.same(bearer.json(), { user: 'alice@example.com', email: 'alice@example.com', groups: ['team-a'], preferredUsername: 'alice' }, 'a bearer token: the same, with preferredUsername')
+
+  const anonymous = await check(harness.service, '/authservice/userinfo', { accept: 'application/json' })
+  t.equal(anonymous.statusCode, 401, "no session: the check's API 401")
+  t.equal((await check(harness.service, '/authservice/me', NAVIGATION)).statusCode, 302, 'a browser without a session: the login')
+
+  const token = (headers: Record<string, string>) =>
+    harness.service.checkApp.inject({ method: 'POST', url: '/authservice/me/token', headers: { host: 'kubeflow.example.com', cookie, ...headers } })
+  const handed = await token({ 'x-requested-with': 'authservice', origin: 'https://kubeflow.example.com' })
+  t.equal(handed.statusCode, 203)
+  t.equal(handed.headers['cache-control'], 'no-store')
+  t.same(handed.json(), { token: session.idToken, expiresAt: NOW + 600_000 }, "the session's current ID token and its end")
+  t.equal((await token({ 'x-requested-with': 'authservice', origin: 'https://evil.example' })).statusCode, 403, 'another origin')
+  t.equal((await token({ 'sec-fetch-site': 'same-origin' })).statusCode, 403, 'no custom header')
+  t.notMatch(JSON.stringify(harness.lines()), new RegExp(session.idToken.split('.')[2]!), 'the token is never logged')
+
+  const off = serviceOf(t, provider.fetch)
+  await off.service.startIssuers()
+  t.equal((await off.service.checkApp.inject({ method: 'POST', url: '/authservice/me/token', headers: { cookie, 'sec-fetch-site': 'same-origin', 'x-requested-with': 'x' } })).statusCode, 404, 'USER_PAGE_API_TOKEN off: 404')
 })

@@ -18,6 +18,10 @@ t.test('the Kubeflow defaults: callback, logout, sign_out, after_logout and star
     ['HEAD', '/authservice/sign_out', 'sign-out'],
     ['GET', '/authservice/site/after_logout', 'after-logout'],
     ['GET', '/authservice/start', 'start'],
+    ['GET', '/authservice/me', 'user-page'],
+    ['HEAD', '/authservice/me', 'user-page'],
+    ['GET', '/authservice/userinfo', 'user-page'],
+    ['POST', '/authservice/me/token', 'user-token'],
     ['GET', '/jupyter/', undefined],
     ['GET', '/authservice/', undefined],
     ['GET', '/authservice/site/themes/kubeflow/styles.css', undefined],
@@ -33,6 +37,9 @@ t.test('each endpoint answers only its methods; others fall through to the check
     ['PUT', '/authservice/sign_out'],
     ['PUT', '/authservice/site/after_logout'],
     ['POST', '/authservice/start'],
+    ['POST', '/authservice/me'],
+    ['GET', '/authservice/me/token'],
+    ['DELETE', '/authservice/userinfo'],
     ['get', '/authservice/oidc/callback'],
   ]
   for (const [method, path] of cases) t.equal(match(method, normalizePath(path)), undefined, `${method} ${path}`)
@@ -62,4 +69,12 @@ t.test('an absolute AUTHSERVICE_URL_PREFIX places the endpoints under its path',
   t.equal(match('GET', normalizePath('/auth/sign_out')), 'sign-out')
   t.equal(match('GET', normalizePath('/auth/site/after_logout')), 'after-logout')
   t.equal(match('POST', normalizePath('/authservice/logout')), undefined)
+})
+
+t.test("the user page under the >= 1.9 prefix: /oauth2/userinfo is oauth2-proxy's path", async (t) => {
+  const match = createEndpointMatcher({ redirectUrl: '/oauth2/callback', urlPrefix: '/oauth2/' })
+  t.equal(match('GET', normalizePath('/oauth2/userinfo')), 'user-page')
+  t.equal(match('GET', normalizePath('/oauth2/me')), 'user-page')
+  t.equal(match('POST', normalizePath('/oauth2/me/token')), 'user-token')
+  t.equal(match('GET', normalizePath('/authservice/me')), undefined, 'only under the configured prefix')
 })

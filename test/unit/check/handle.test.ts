@@ -274,3 +274,49 @@ t.test('a replay (explain) runs the dry run with its trace, answers as handle do
   t.match(await tooLarge.replay(get('/jupyter/')), { reply: { kind: 'allow', responseHeaders: [] } }, 'a renewed ticket that cannot be sent back: allowed all the same')
   t.equal(tooLarge.raw(), '', 'and nothing logged')
 })
+
+t.test('the user page: the check decides first; an allowed request gets the page (203), anything else the check\'s answer', async (t) => {
+  const me = get('/authservice/me', { accept: 'text/html', cookie: 'authservice_session=tk' })
+  const allowed = harness({ result: { decision: ALLOW, path: '/authservice/me', renewedTicket: 'renewed-ticket', renewedExpiresAt: NOW + 60_000 } })
+  const page = await allowed.handle(me)
+  t.equal(allowed.checks.length, 1, 'the check authenticated the request')
+  t.equal(page.reply.kind === 'deny' && page.reply.status, 203, 'a 203: the browser sees a page, Envoy forwards nothing')
+  t.match(page.reply.kind === 'deny' && page.reply.body, /<dd id="user">alice@example.com<\/dd>/)
+  t.same(page.reply.kind === 'deny' && header(page.reply.headers, 'set-cookie'), ['authservice_session=renewed-ticket; Max-Age=60; Path=/; HttpOnly; SameSite=Lax'], 'with the renewed session')
+  t.match(allowed.lines(), [{ msg: 'decision', outcome: 'user-page', reason: 'USER_INFO', user: 'alice@example.com', path: '/authservice/me' }])
+  t.notMatch(allowed.raw(), /dex\.id\.token/, 'no token in the log')
+
+  const tooLarge = harness({ result: { decision: ALLOW, path: '/authservice/me', renewedTicket: 'x'.repeat(40_000), renewedExpiresAt: NOW + 60_000 } })
+  const without = await tooLarge.handle(me)
+  t.equal(without.reply.kind === 'deny' && without.reply.status, 203, 'a renewal too large for cookies: the page all the same')
+
+  const anonymous = harness({ result: { decision: LOGIN, path: '/authservice/me' } })
+  const redirected = await anonymous.handle(me)
+  t.same(anonymous.calls.map((call) => call.handler), ['start'], 'no session: the normal login')
+  t.equal(redirected.reply.kind === 'deny' && redirected.reply.status, 302)
+})
+
+t.test('the token endpoint: refused before the check when off (404) or cross-site (403); the token for a page of this site', async (t) => {
+  const post = (headers: CheckRequest['headers']): CheckRequest => ({ method: 'POST', target: '/authservice/me/token', headers })
+  const sameOrigin = { 'x-requested-with': 'authservice', 'sec-fetch-site': 'same-origin' }
+  const off = harness()
+  const disabled = await off.handle(post(sameOrigin))
+  t.equal(disabled.reply.kind === 'deny' && disabled.reply.status, 404)
+  t.same(off.checks, [], 'off: no credential looked at')
+  const on = harness({ config: { userPageApiToken: true } })
+  const cross = await on.handle(post({ 'x-requested-with': 'authservice', 'sec-fetch-site': 'cross-site' }))
+  t.equal(cross.reply.kind === 'deny' && cross.reply.status, 403)
+  t.same(on.checks, [], 'cross-site: no credential looked at')
+  const token = await on.handle(post(sameOrigin))
+  t.equal(token.reply.kind === 'deny' && token.reply.status, 203)
+  t.same(token.reply.kind === 'deny' && JSON.parse(token.reply.body), { token: 'dex.id.token.SECRET' })
+  t.notMatch(on.raw(), /SECRET/, 'the token is never logged')
+})
+
+t.test('a replay of the user page renders it when allowed; the token endpoint is named, never run', async (t) => {
+  const h = harness({ config: { userPageApiToken: true }, result: { decision: ALLOW, path: '/authservice/me' } })
+  t.match(await h.replay(get('/authservice/me', { accept: 'text/html' })), { verdict: { outcome: 'user-page' }, reply: { kind: 'deny', status: 203 } })
+  const token = await h.replay({ method: 'POST', target: '/authservice/me/token', headers: { 'x-requested-with': 'x', 'sec-fetch-site': 'same-origin' } })
+  t.same(token, { endpoint: 'user-token', path: '/authservice/me/token' }, 'a replay never hands out a token')
+  t.equal(h.raw(), '', 'not logged')
+})

@@ -335,11 +335,12 @@ t.test('sessions', async (t) => {
   t.test('a valid session in the authservice_session cookie is allowed as its user, with the session\'s ID token', async (t) => {
     const { check, verifier, seen } = withSessions({ [TICKET]: valid() })
     const result = await check(get('/jupyter/', cookie(TICKET)))
+    const { expiresAt, idTokenExpiresAt } = session()
     t.same(result.decision, {
       outcome: 'allow',
       kind: 'navigation',
       reason: 'CREDENTIAL_VALID',
-      identity: { userId: 'alice@example.com', groups: ['team-a'], email: 'alice@example.com', idToken: 'dex.session.id-token' },
+      identity: { userId: 'alice@example.com', groups: ['team-a'], email: 'alice@example.com', idToken: 'dex.session.id-token', expiresAt, idTokenExpiresAt },
       via: 'session-cookie',
     })
     t.same(seen, [TICKET])

@@ -4,6 +4,11 @@ import type { Decision } from '../../../src/check/decision.js'
 import type { Identity } from '../../../src/identity/identity.js'
 import { CHECK_FAILED_REPLY, createResponder, pageReply, redirect, type CheckReply, type HeaderList, type ReplyOptions } from '../../../src/check/respond.js'
 import type { LoginAnswer, LoginResult } from '../../../src/login/results.js'
+import type { UserPageAnswer, UserPageResult } from '../../../src/check/user-page.js'
+import { contentSecurityPolicy } from '../../../src/pages/html.js'
+
+/** The policy of every page and JSON body the service answers with (never framed). */
+const POLICY = contentSecurityPolicy()
 
 const KUBEFLOW: ReplyOptions = {
   userIdHeader: 'kubeflow-userid',
@@ -149,6 +154,7 @@ t.test('denials: status, challenge and caching headers', async (t) => {
     t.equal(reply.status, status, `${name}: status`)
     t.same(header(reply.headers, 'cache-control'), ['no-store'], `${name}: never cached`)
     t.same(header(reply.headers, 'referrer-policy'), ['no-referrer'], `${name}: no referrer`)
+    t.same(header(reply.headers, 'content-security-policy'), [POLICY], `${name}: the strict content security policy`)
     t.same(header(reply.headers, 'www-authenticate'), challenge === undefined ? [] : [challenge], `${name}: challenge`)
     t.equal(header(reply.headers, 'content-type').length, 1, `${name}: one content type`)
     t.notOk(header(reply.headers, 'kubeflow-userid').length, `${name}: no identity header on a deny`)
@@ -257,6 +263,7 @@ t.test('a page carries its status, content type and body, no-store and no-referr
       ['content-type', 'application/json; charset=utf-8'],
       ['cache-control', 'no-store'],
       ['referrer-policy', 'no-referrer'],
+      ['content-security-policy', POLICY],
       ['retry-after', '5'],
       ['set-cookie', 's=; Max-Age=0; Path=/'],
     ],
@@ -269,6 +276,7 @@ t.test('a page carries its status, content type and body, no-store and no-referr
       ['content-type', 'text/html; charset=utf-8'],
       ['cache-control', 'no-store'],
       ['referrer-policy', 'no-referrer'],
+      ['content-security-policy', POLICY],
     ],
     body: '<p>no</p>',
   }, 'without cookies or extra headers')
@@ -292,8 +300,9 @@ t.test("each answer of the service's own endpoints is a deny with its status, th
     t.equal(reply.status, status, `${name}: ${status}`)
     t.same(header(reply.headers, 'content-type'), contentType === undefined ? [] : [contentType], `${name}: content type`)
     t.same([header(reply.headers, 'cache-control'), header(reply.headers, 'referrer-policy')], [['no-store'], ['no-referrer']], `${name}: never cached, no referrer`)
+    t.same(header(reply.headers, 'content-security-policy'), status === 302 ? [] : [POLICY], `${name}: a body has the content security policy`)
     t.match(reply.body, body, `${name}: body`)
-    const names = reply.headers.map(([key]) => key).filter((key) => !['content-type', 'cache-control', 'referrer-policy'].includes(key))
+    const names = reply.headers.map(([key]) => key).filter((key) => !['content-type', 'cache-control', 'referrer-policy', 'content-security-policy'].includes(key))
     t.same([...new Set(names)], extra, `${name}: its own headers`)
   }
 })
@@ -303,4 +312,28 @@ t.test('a check that failed inside the service is a 401 with a JSON body, never 
   t.equal(reply.status, 401)
   t.same(JSON.parse(reply.body), { error: 'unauthenticated', message: 'The request could not be checked.' })
   t.same(header(reply.headers, 'www-authenticate'), ['Bearer realm="authservice"'])
+})
+
+t.test('the user page: 203 (never 200, which Envoy forwards), no-store, never framed; the token endpoint refuses with 404 and 403', async (t) => {
+  const respond = createResponder(KUBEFLOW)
+  const view = { user: 'alice@example.com', email: 'alice@example.com', preferredUsername: 'alice', groups: ['team-a'], expiresAt: 0, prefix: '/oauth2/', apiToken: true }
+  const verdict = (userPage: UserPageAnswer, cookies: string[] = []): UserPageResult => ({ outcome: 'user-page', reason: 'USER_INFO', userPage, cookies })
+  const cases: [name: string, answer: UserPageAnswer, status: number, contentType: string, body: RegExp][] = [
+    ['the page', { kind: 'user-info', format: 'html', view }, 203, 'text/html; charset=utf-8', /id="user">alice@example.com</],
+    ['userinfo JSON', { kind: 'user-info', format: 'json', view }, 203, 'application/json; charset=utf-8', /^\{"user":"alice@example.com","email":"alice@example.com","groups":\["team-a"\],"preferredUsername":"alice"\}$/],
+    ['the token', { kind: 'user-token', token: 'dex.id.token', expiresAt: 5_000 }, 203, 'application/json; charset=utf-8', /^\{"token":"dex.id.token","expiresAt":5000\}$/],
+    ['the token endpoint off', { kind: 'no-token', message: 'off' }, 404, 'application/json; charset=utf-8', /"error":"not_found"/],
+    ['the token asked cross-site', { kind: 'cross-origin' }, 403, 'application/json; charset=utf-8', /"error":"forbidden"/],
+  ]
+  for (const [name, answer, status, contentType, body] of cases) {
+    const reply = asDeny(respond(verdict(answer, ['authservice_session=renewed'])))
+    t.equal(reply.status, status, `${name}: ${status}`)
+    t.same(header(reply.headers, 'content-type'), [contentType], `${name}: content type`)
+    t.same(header(reply.headers, 'cache-control'), ['no-store'], `${name}: never cached`)
+    t.match(header(reply.headers, 'content-security-policy'), [/frame-ancestors 'none'$/], `${name}: never framed`)
+    t.match(reply.body, body, `${name}: body`)
+  }
+  const page = asDeny(respond(verdict({ kind: 'user-info', format: 'html', view }, ['authservice_session=renewed'])))
+  t.same(header(page.headers, 'set-cookie'), ['authservice_session=renewed'], 'a renewed session cookie goes back with the page')
+  t.match(header(page.headers, 'content-security-policy'), [/script-src 'sha256-[A-Za-z0-9+/]+='; connect-src 'self'/], "the page's script by hash, fetch to this origin only")
 })

@@ -63,6 +63,7 @@ t.test("Kubeflow's own settings load, with the oidc-authservice defaults for the
     idTokenCookie: undefined,
     setAuthorizationHeader: false,
     setXAuthRequest: false,
+    userPageApiToken: false,
     groupsAllowlist: ['*'],
     allowedEmailDomains: [],
     requireEmailVerified: true,
@@ -377,6 +378,12 @@ t.test('a published session key or Redis password is refused, naming the variabl
 
 t.test('the user id and groups headers must differ', async (t) => {
   t.same(problemsOf(t, { ...BASE, GROUPS_HEADER: 'Kubeflow-Userid' }), ['GROUPS_HEADER: must differ from USERID_HEADER'])
+})
+
+t.test('USER_PAGE_API_TOKEN (the user page\'s "copy API token") is off by default and a boolean', async (t) => {
+  t.equal(load({}).config.userPageApiToken, false)
+  t.equal(load({ USER_PAGE_API_TOKEN: 'true' }).config.userPageApiToken, true)
+  t.same(problemsOf(t, { ...BASE, USER_PAGE_API_TOKEN: 'on' }), ['USER_PAGE_API_TOKEN: must be a boolean (true/false, t/f, 1/0)'])
 })
 
 t.test("SET_XAUTHREQUEST (oauth2-proxy's X-Auth-Request-* headers) is off by default and a boolean", async (t) => {

@@ -143,7 +143,8 @@ t.test('a session source establishes the session\'s identity, or refuses an unkn
   const header = sources.find((source) => source.name === 'session-header')!
   const cookie = sources.find((source) => source.name === 'session-cookie')!
   const run = { dryRun: false }
-  const alice = { userId: 'alice@example.com', groups: ['team-a'], email: 'alice@example.com', idToken: 'dex.id.token' }
+  // The session's end (SESSION_MAX_AGE) and its current ID token's, for the user page.
+  const alice = { userId: 'alice@example.com', groups: ['team-a'], email: 'alice@example.com', idToken: 'dex.id.token', expiresAt: SESSION.expiresAt, idTokenExpiresAt: SESSION.idTokenExpiresAt }
   t.same(await cookie.establish('live', run), { status: 'valid', identity: alice })
   t.same(await cookie.establish('renewed', run), { status: 'valid', identity: alice, renewed: { ticket: 'new-ticket', expiresAt: 1 } }, 'a cookie gets the renewed ticket back')
   t.same(await header.establish('renewed', run), { status: 'valid', identity: alice }, 'a header cannot be set in the answer')

@@ -24,6 +24,15 @@ t.test('a Dex user is identified by email, with groups and the ID token for forw
   })
 })
 
+t.test("the user page's facts: preferred_username, and when the token ends (the ID token's end only for Dex's)", async (t) => {
+  const dex = identityFromClaims({ ...alice, preferred_username: 'alice', exp: 1_750_000_600 }, KUBEFLOW, DEX)
+  t.match(dex, { preferredUsername: 'alice', expiresAt: 1_750_000_600_000, idTokenExpiresAt: 1_750_000_600_000 })
+  const robot = identityFromClaims({ sub: 'robot-7', exp: 1_750_000_600, preferred_username: 7 }, KUBEFLOW, EXTRA)
+  t.equal(robot.expiresAt, 1_750_000_600_000, "another issuer's token ends at its exp")
+  t.notOk('idTokenExpiresAt' in robot, 'but it is no ID token to hand out')
+  t.notOk('preferredUsername' in robot, 'a preferred_username that is not a string is left out')
+})
+
 t.test('USERID_CLAIM picks the claim used as user id', async (t) => {
   const identity = identityFromClaims({ ...alice, preferred_username: 'alice' }, { ...KUBEFLOW, userIdClaim: 'preferred_username' }, DEX)
   t.equal(identity.userId, 'alice')

@@ -1,6 +1,7 @@
 /** HTML escaping and the page frame: nothing from a user or a token can become markup. */
 import t from 'tap'
-import { escapeHtml, html, page, raw } from '../../../src/pages/html.js'
+import { createHash } from 'node:crypto'
+import { contentSecurityPolicy, cspHash, escapeHtml, html, page, raw } from '../../../src/pages/html.js'
 
 type Asserts = Pick<typeof t, 'equal' | 'match' | 'notMatch'>
 
@@ -55,4 +56,12 @@ t.test('a page without extra head markup', async (t) => {
   t.match(markup, '<meta name="robots" content="noindex"><title>Title</title>')
   t.notMatch(markup, 'http-equiv')
   assertSelfContained(t, markup, 'plain page')
+})
+
+t.test("the content security policy allows the frame's inline style by hash, nothing else by default, and never framing", async (t) => {
+  const style = /<style>([^<]*)<\/style>/.exec(page('t', ''))![1]!
+  const policy = contentSecurityPolicy()
+  t.equal(policy, `default-src 'none'; style-src ${cspHash(style)}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`)
+  t.equal(cspHash('alert(1)'), `'sha256-${createHash('sha256').update('alert(1)').digest('base64')}'`, 'the CSP hash source of a text (CSP Level 3 §8.4)')
+  t.match(contentSecurityPolicy([cspHash('a'), cspHash('b')], true), /; script-src 'sha256-\S+=' 'sha256-\S+='; connect-src 'self'; base-uri/, 'scripts by hash and fetch to this origin when asked')
 })
