@@ -135,10 +135,11 @@ export function createRedisClient(options: RedisConnectionOptions, onError?: (er
       // Each sweep over the Sentinels that finds none answering waits at most this long.
       sentinelRetryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
       ...(tls === undefined ? {} : { enableTLSForSentinelMode: true, sentinelTLS: tls }),
-      // Listen for +switch-master, so a master that is demoted without dropping our connection
-      // (a partition, a manual failover) is left at once rather than written to until it fails.
-      failoverDetector: true,
-      sentinelReconnectStrategy: () => MAX_RECONNECT_DELAY_MS,
+      // A master demoted without dropping our connection (a healed partition, a manual failover)
+      // answers writes with READONLY: reconnect, which asks the Sentinels for the master again.
+      // (ioredis's failoverDetector is not used: a Sentinel that learns of a switch late would
+      // break a connection already on the new master, a second refusal window.)
+      reconnectOnError: (error) => error.message.startsWith('READONLY'),
     })
   } else {
     client = new Redis({ ...connection, host: options.host, port: options.port, db: options.db })

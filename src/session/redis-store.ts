@@ -141,10 +141,9 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       try {
         await redis.quit()
       } catch {
-        // Not connected (Redis down): disconnect below drops the connection and stops reconnecting.
+        // Not connected (Redis down): drop the connection and stop reconnecting.
+        redis.disconnect()
       }
-      // Also after QUIT: only disconnect() closes the Sentinel failover detector's subscriptions.
-      redis.disconnect()
     },
   }
 }

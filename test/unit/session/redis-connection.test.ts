@@ -71,9 +71,11 @@ t.test('Sentinel: the master by name from the Sentinels, followed through failov
   t.equal(kind, 'Redis')
   t.match(args[0], { sentinels: [{ host: 's1', port: 26379 }, { host: '::1', port: 26380 }], name: 'mymaster', sentinelPassword: 'spw', password: 'pw', db: 1, ...FAIL_FAST })
   t.equal(args[0].sentinelCommandTimeout, 1_000)
-  t.equal(args[0].failoverDetector, true, 'listens for +switch-master')
   t.same(retries(args[0].sentinelRetryStrategy), [100, 500, 2_000, 2_000], 'Sentinels unreachable: retried, bounded')
-  t.equal((args[0].sentinelReconnectStrategy as () => number)(), 2_000)
+  const reconnectOnError = args[0].reconnectOnError as (error: Error) => boolean
+  t.equal(reconnectOnError(new Error("READONLY You can't write against a read only replica.")), true, 'a demoted master: reconnect through the Sentinels')
+  t.equal(reconnectOnError(new Error('NOAUTH Authentication required.')), false)
+  t.notOk('failoverDetector' in args[0])
   t.notOk('enableTLSForSentinelMode' in args[0])
 })
 
