@@ -55,7 +55,13 @@ export async function startRedisCluster(size = 3): Promise<RedisCluster> {
       for (const node of nodes) if (!(await clusterInfo(node.port)).includes('cluster_state:ok')) return false
       return true
     }, { timeoutMs: 30_000, intervalMs: 200 })
-  await waitHealthy()
+  try {
+    await waitHealthy()
+  } catch (error) {
+    // Nothing else knows these nodes yet: stop them rather than leave them running.
+    await Promise.all(nodes.map((node) => node.close()))
+    throw error
+  }
   return {
     nodes,
     addresses: nodes.map((node) => node.address).join(','),
