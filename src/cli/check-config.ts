@@ -128,10 +128,26 @@ async function checkIssuer(issuer: string, config: Config, fetch: Fetch, timeout
   return { lines, problems, warnings }
 }
 
+/** Where the redis store's Redis is, and how it is reached (never a password). */
+function redisLine(config: Config): string {
+  const where =
+    config.redisSentinelAddrs.length > 0
+      ? `master ${config.redisSentinelMasterName} via Sentinels ${config.redisSentinelAddrs.join(', ')}`
+      : config.redisClusterAddrs.length > 0
+        ? `Cluster nodes ${config.redisClusterAddrs.join(', ')}`
+        : config.redisAddr
+  const how = [
+    config.redisUsername === undefined ? [] : [`user ${config.redisUsername}`],
+    config.redisPassword ? ['password set'] : [],
+    config.redisTls ? [config.redisCaBundle === undefined ? 'TLS' : 'TLS (own CA bundle)'] : [],
+  ].flat()
+  return `redis at ${where} db ${config.redisDb}${how.map((part) => `, ${part}`).join('')} (not contacted)`
+}
+
 function settingsLines(config: Config): string[] {
   const sessions =
     config.sessionStoreType === 'redis'
-      ? `redis at ${config.redisAddr} db ${config.redisDb}${config.redisPassword ? ', password set' : ''} (not contacted)`
+      ? redisLine(config)
       : `cookie store, ${config.sessionSecrets.length > 0 ? `${config.sessionSecrets.length} key(s) from SESSION_SECRETS` : 'key derived from CLIENT_SECRET'}`
   return [
     `  client         ${config.clientId} (secret set, not shown)`,

@@ -110,11 +110,17 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
   const derived = (variable: Variable<string>) =>
     withDefault(variable, (variable.default as string).replace(PREFIX_PLACEHOLDER, urlPrefix))
 
-  const caBundlePath = optional(VARS.CA_BUNDLE)
-  const caBundle = caBundlePath === undefined ? undefined : readText('CA_BUNDLE', caBundlePath)
-  if (caBundle !== undefined && !caBundle.includes('-----BEGIN CERTIFICATE-----')) {
-    problems.push('CA_BUNDLE: file holds no PEM certificate')
+  /** The PEM text of the file a path variable names; unreadable or certificate-less files are problems. */
+  function pemFile(variable: Variable<string>): string | undefined {
+    const path = optional(variable)
+    const pem = path === undefined ? undefined : readText(variable.name, path)
+    if (pem !== undefined && !pem.includes('-----BEGIN CERTIFICATE-----')) {
+      problems.push(`${variable.name}: file holds no PEM certificate`)
+    }
+    return pem
   }
+
+  const caBundle = pemFile(VARS.CA_BUNDLE)
 
   const issuer = required(VARS.OIDC_PROVIDER)
   // An entry naming OIDC_PROVIDER itself would otherwise replace it (same issuer, other audience).
@@ -181,6 +187,13 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
     redisAddr: optional(VARS.SESSION_STORE_REDIS_ADDR),
     redisPassword: optional(VARS.SESSION_STORE_REDIS_PWD),
     redisDb: withDefault(VARS.SESSION_STORE_REDIS_DB),
+    redisSentinelMasterName: optional(VARS.SESSION_STORE_REDIS_SENTINEL_MASTER_NAME),
+    redisSentinelAddrs: optional(VARS.SESSION_STORE_REDIS_SENTINEL_ADDRS) ?? [],
+    redisSentinelPassword: optional(VARS.SESSION_STORE_REDIS_SENTINEL_PWD),
+    redisClusterAddrs: optional(VARS.SESSION_STORE_REDIS_CLUSTER_ADDRS) ?? [],
+    redisUsername: optional(VARS.SESSION_STORE_REDIS_USERNAME),
+    redisTls: withDefault(VARS.SESSION_STORE_REDIS_TLS),
+    redisCaBundle: pemFile(VARS.SESSION_STORE_REDIS_CA_BUNDLE),
 
     serverHostname: withDefault(VARS.SERVER_HOSTNAME),
     readinessProbeHostname: withDefault(VARS.READINESS_PROBE_HOSTNAME),
@@ -191,7 +204,7 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
     logLevel: withDefault(VARS.LOG_LEVEL),
   }
 
-  problems.push(...crossProblems(config), ...publishedSecretProblems(config))
+  problems.push(...crossProblems(config), ...redisProblems(config, env), ...publishedSecretProblems(config))
   if (isPublishedSecret(config.clientSecret)) {
     warnings.push('CLIENT_SECRET: is a value published in public manifests; anyone can present it as this client to the provider — change it in Dex and here')
   }
@@ -251,8 +264,45 @@ function publishedSecretProblems(config: Config): string[] {
       ? [`SESSION_SECRETS: entry ${index + 1} is a value published in public manifests or docs (anyone could forge a session); generate one: openssl rand -base64 32`]
       : [],
   )
-  if (config.redisPassword !== undefined && isPublishedSecret(config.redisPassword)) {
-    problems.push('SESSION_STORE_REDIS_PWD: is a value published in public manifests or docs; set a password of your own (openssl rand -base64 32)')
+  for (const [name, password] of [['SESSION_STORE_REDIS_PWD', config.redisPassword], ['SESSION_STORE_REDIS_SENTINEL_PWD', config.redisSentinelPassword]]) {
+    if (password !== undefined && isPublishedSecret(password)) {
+      problems.push(`${name}: is a value published in public manifests or docs; set a password of your own (openssl rand -base64 32)`)
+    }
+  }
+  return problems
+}
+
+/**
+ * The Redis topology: exactly one address setting (one server, Sentinels or Cluster nodes), the
+ * settings that only mean something beside another one, and database 0 for a Cluster (Redis Cluster
+ * has no SELECT; a session written elsewhere than configured would be a silent surprise).
+ */
+function redisProblems(config: Config, env: Env): string[] {
+  if (config.sessionStoreType !== 'redis') return []
+  const problems: string[] = []
+  const given = (name: string) => env[name] !== undefined && env[name] !== ''
+  const addresses = ['SESSION_STORE_REDIS_ADDR', 'SESSION_STORE_REDIS_SENTINEL_ADDRS', 'SESSION_STORE_REDIS_CLUSTER_ADDRS'].filter(given)
+  if (addresses.length === 0) {
+    problems.push('SESSION_STORE_REDIS_ADDR: required when SESSION_STORE_TYPE is redis (or SESSION_STORE_REDIS_SENTINEL_ADDRS for Sentinel, SESSION_STORE_REDIS_CLUSTER_ADDRS for a Cluster)')
+  }
+  if (addresses.length > 1) {
+    problems.push(`${addresses.join(', ')}: set exactly one of them (one Redis, its Sentinels, or its Cluster nodes)`)
+  }
+  const sentinel = given('SESSION_STORE_REDIS_SENTINEL_ADDRS')
+  if (sentinel && config.redisSentinelMasterName === undefined) {
+    problems.push('SESSION_STORE_REDIS_SENTINEL_MASTER_NAME: required with SESSION_STORE_REDIS_SENTINEL_ADDRS (the name in the Sentinels\' "sentinel monitor <name>")')
+  }
+  for (const name of ['SESSION_STORE_REDIS_SENTINEL_MASTER_NAME', 'SESSION_STORE_REDIS_SENTINEL_PWD']) {
+    if (!sentinel && (given(name) || given(`${name}_FILE`))) problems.push(`${name}: only used with SESSION_STORE_REDIS_SENTINEL_ADDRS, which is not set`)
+  }
+  if (given('SESSION_STORE_REDIS_CLUSTER_ADDRS') && config.redisDb !== 0) {
+    problems.push('SESSION_STORE_REDIS_DB: must be 0 with SESSION_STORE_REDIS_CLUSTER_ADDRS (Redis Cluster has only database 0)')
+  }
+  if (config.redisUsername !== undefined && config.redisPassword === undefined) {
+    problems.push('SESSION_STORE_REDIS_USERNAME: needs SESSION_STORE_REDIS_PWD (an ACL user logs in with AUTH <username> <password>)')
+  }
+  if (given('SESSION_STORE_REDIS_CA_BUNDLE') && !config.redisTls) {
+    problems.push('SESSION_STORE_REDIS_CA_BUNDLE: only used with SESSION_STORE_REDIS_TLS=true, which is not set')
   }
   return problems
 }
@@ -260,9 +310,6 @@ function publishedSecretProblems(config: Config): string[] {
 /** Rules that involve more than one variable. */
 function crossProblems(config: Config): string[] {
   const problems: string[] = []
-  if (config.sessionStoreType === 'redis' && config.redisAddr === undefined) {
-    problems.push('SESSION_STORE_REDIS_ADDR: required when SESSION_STORE_TYPE is redis')
-  }
   if (config.sessionSameSite === 'None' && config.secureCookies === 'false') {
     problems.push('SESSION_SAME_SITE: None needs Secure cookies, but SECURE_COOKIES is false (browsers drop such cookies)')
   }

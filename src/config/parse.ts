@@ -140,6 +140,12 @@ export const hostPort: Parser<string> = (value) => {
   return port >= 1 && port <= 65535 ? ok(value) : fail('must be host:port with a port from 1 to 65535')
 }
 
+/** A comma list of at least one `host:port` (Sentinels, Cluster nodes). */
+export const hostPorts: Parser<string[]> = (value) => {
+  const parsed = list(hostPort)(value)
+  return parsed.ok && parsed.value.length === 0 ? fail('must list at least one host:port') : parsed
+}
+
 /** OAuth scopes (RFC 6749 §3.3): `openid` is forced first, as oidc-authservice did. */
 export const scopes: Parser<string[]> = (value) => {
   const parsed = list<string>(

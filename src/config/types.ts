@@ -126,6 +126,17 @@ export interface Config {
   readonly redisAddr: string | undefined // SESSION_STORE_REDIS_ADDR
   readonly redisPassword: string | undefined // SESSION_STORE_REDIS_PWD
   readonly redisDb: number // SESSION_STORE_REDIS_DB
+  /** SESSION_STORE_REDIS_SENTINEL_MASTER_NAME: the master group the Sentinels monitor. */
+  readonly redisSentinelMasterName: string | undefined
+  /** SESSION_STORE_REDIS_SENTINEL_ADDRS: host:port of each Sentinel; empty = no Sentinel. */
+  readonly redisSentinelAddrs: readonly string[]
+  readonly redisSentinelPassword: string | undefined // SESSION_STORE_REDIS_SENTINEL_PWD
+  /** SESSION_STORE_REDIS_CLUSTER_ADDRS: host:port of some Cluster nodes; empty = no Cluster. */
+  readonly redisClusterAddrs: readonly string[]
+  readonly redisUsername: string | undefined // SESSION_STORE_REDIS_USERNAME (ACL user)
+  readonly redisTls: boolean // SESSION_STORE_REDIS_TLS (false)
+  /** SESSION_STORE_REDIS_CA_BUNDLE: PEM text of the CAs trusted for Redis TLS, besides the system ones. */
+  readonly redisCaBundle: string | undefined
 
   // --- Server ---
   readonly serverHostname: string // SERVER_HOSTNAME ('' = all interfaces → '0.0.0.0')

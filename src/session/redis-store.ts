@@ -2,30 +2,28 @@
  * The redis session store: the ticket is the session's 256-bit random id; Redis holds the session
  * sealed (JWE, so a Redis dump reveals no token) under `<prefix>session:<SHA-256(id), hex>` (the id
  * itself is never a key), with a TTL that ends at the session's absolute `expiresAt`. `remove` ends
- * the session for every copy of the cookie, which the cookie store cannot do.
+ * the session for every copy of the cookie, which the cookie store cannot do. Every command names
+ * one key, so the same store runs on one server, behind Sentinel, or on a Cluster
+ * (redis-connection.ts builds the client).
  *
- * Redis being down must fail closed and fast, never hang a check: no offline queue, a 1 s command
- * timeout, at most 0.5 s waiting for a connection that is being made, and reconnection in the
- * background (backoff up to 2 s) so the store recovers by itself. Every Redis failure surfaces as
+ * Redis being down must fail closed and fast, never hang a check: the client has no offline queue
+ * and 1 s timeouts, a call waits at most 0.5 s for a connection that is being made, and the client
+ * reconnects in the background so the store recovers by itself. Every Redis failure surfaces as
  * SessionStoreUnavailableError.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
 import { SessionStoreUnavailableError } from '../errors.js'
 import { parseSession } from './cookie-store.js'
 import type { KeyRing } from './keys.js'
+import { createRedisClient, type RedisConnectionOptions } from './redis-connection.js'
 import { seal, unseal } from './seal.js'
 import type { SessionStore } from './store.js'
 
 export interface RedisStoreOptions {
   /** The `session` key ring (keys.ts `deriveKeys(…, 'session')`): values are sealed at rest. */
   readonly ring: KeyRing
-  readonly redis: {
-    readonly host: string
-    readonly port: number
-    readonly password?: string | undefined
-    readonly db: number
-  }
+  /** One server (`host`, `port`), Sentinels or Cluster nodes, with credentials, database and TLS. */
+  readonly redis: RedisConnectionOptions
   /** Prefix of every key this store writes; default `authservice:`. */
   readonly keyPrefix?: string
   /** Told about every connection error (one per failed reconnect while Redis is down), e.g. to log it. */
@@ -35,11 +33,8 @@ export interface RedisStoreOptions {
 /** A redis ticket: 32 random bytes, base64url without padding. Checked before any I/O. */
 const TICKET_SHAPE = /^[A-Za-z0-9_-]{43}$/
 const LOCK_TTL_MS = 10_000
-const CONNECT_TIMEOUT_MS = 1_000
-const COMMAND_TIMEOUT_MS = 1_000
 /** How long a call waits for a connection attempt in progress (startup, reconnect) to become ready. */
 const READY_WAIT_MS = 500
-const MAX_RECONNECT_DELAY_MS = 2_000
 /** Deletes the lock only if it still holds our token: a lock that expired and was taken by another replica stays. */
 const RELEASE_LOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 
@@ -51,24 +46,7 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
  */
 export function createRedisStore(options: RedisStoreOptions): SessionStore {
   const { ring, keyPrefix = 'authservice:', onError } = options
-  const redis = new Redis({
-    host: options.redis.host,
-    port: options.redis.port,
-    password: options.redis.password,
-    db: options.redis.db,
-    connectionName: 'authservice',
-    lazyConnect: false,
-    // Fail fast while Redis is unreachable instead of queueing commands until it is back.
-    enableOfflineQueue: false,
-    autoResendUnfulfilledCommands: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: CONNECT_TIMEOUT_MS,
-    commandTimeout: COMMAND_TIMEOUT_MS,
-    // Never give up: the store must recover by itself when Redis comes back.
-    retryStrategy: (attempt) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
-  })
-  // Without a listener, ioredis's 'error' events would be unhandled and end the process.
-  redis.on('error', (error: Error) => onError?.(error))
+  const redis = createRedisClient(options.redis, onError)
 
   let pendingReady: Promise<void> | undefined
   /** Resolves once the connection is ready; rejects at once unless a connection attempt is in progress. */

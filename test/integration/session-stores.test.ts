@@ -42,6 +42,13 @@ t.test('redis store, Redis with a password', { skip: skipUnlessPeers('redis') },
     redisAddr: redis.address,
     redisPassword: password,
     redisDb: 1,
+    redisSentinelMasterName: undefined,
+    redisSentinelAddrs: [],
+    redisSentinelPassword: undefined,
+    redisClusterAddrs: [],
+    redisUsername: undefined,
+    redisTls: false,
+    redisCaBundle: undefined,
     sessionMaxAgeSeconds: 86_400,
   }
   const store = createSessionStore(config)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the real peers the tests run against — Envoy, Dex, Redis, Chromium, kustomize — and writes a
+# Installs the real peers the tests run against — Envoy, Dex, Redis (server and Sentinel), Chromium,
+# kustomize, openssl (test certificates) — and writes a
 # manifest the test helpers read (test/helpers/peer-manifest.ts). Idempotent: Envoy, Dex, kustomize are
 # cached under the user's cache directory, keyed by version, so a second run (CI on the same
 # machine, or a developer) reuses them; a folder inside the clone would be empty in a fresh clone.
@@ -26,9 +27,11 @@ as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo -n "$@"; else return 1; fi
 }
 
-# --- Debian packages: redis-server, chromium --------------------------------------------------
+# --- Debian packages: redis-server, redis-sentinel, openssl, chromium -------------------------
 need_apt=()
 command -v redis-server >/dev/null || need_apt+=(redis-server)
+command -v redis-sentinel >/dev/null || need_apt+=(redis-sentinel)
+command -v openssl >/dev/null || need_apt+=(openssl)
 command -v chromium >/dev/null || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   say "installing Debian packages: ${need_apt[*]}"
@@ -94,6 +97,10 @@ envoy_v=$("$envoy_bin" --version 2>/dev/null | sed -n "s/.*version: *//p" | head
 dex_v=$("$dex_bin" version 2>/dev/null | sed -n "s/^Dex Version: *//p")
 redis_bin=$(command -v redis-server || true)
 redis_v=$([ -n "$redis_bin" ] && version_of "$redis_bin" --version)
+sentinel_bin=$(command -v redis-sentinel || true)
+sentinel_v=$([ -n "$sentinel_bin" ] && version_of "$sentinel_bin" --version)
+openssl_bin=$(command -v openssl || true)
+openssl_v=$([ -n "$openssl_bin" ] && version_of "$openssl_bin" version)
 kustomize_v=$("$kustomize_bin" version 2>/dev/null | head -n 1)
 chromium_bin=$(command -v chromium || true)
 # Debian's wrapper script prints a shell warning on some machines; keep only the version line.
@@ -103,6 +110,8 @@ playwright_v=$(node -p "require('$repo/node_modules/playwright-core/package.json
 say "envoy:     ${envoy_v:-missing}"
 say "dex:       ${dex_v:-missing}"
 say "redis:     ${redis_v:-missing}"
+say "sentinel:  ${sentinel_v:-missing}"
+say "openssl:   ${openssl_v:-missing}"
 say "chromium:  ${chromium_v:-missing} (driven by playwright-core $playwright_v)"
 say "kustomize: ${kustomize_v:-missing}"
 
@@ -112,6 +121,8 @@ cat > "$manifest.tmp" <<JSON
   "envoy": { "path": $(path_if "$envoy_bin" "$envoy_v"), "version": "${envoy_v}" },
   "dex": { "path": $(path_if "$dex_bin" "$dex_v"), "version": "${dex_v}" },
   "redis": { "path": $(path_if "$redis_bin" "$redis_v"), "version": "${redis_v}" },
+  "redis-sentinel": { "path": $(path_if "$sentinel_bin" "$sentinel_v"), "version": "${sentinel_v}" },
+  "openssl": { "path": $(path_if "$openssl_bin" "$openssl_v"), "version": "${openssl_v}" },
   "chromium": { "path": $(path_if "$chromium_bin" "$chromium_v"), "version": "${chromium_v}", "playwrightCore": "${playwright_v}" },
   "kustomize": { "path": $(path_if "$kustomize_bin" "$kustomize_v"), "version": "${kustomize_v}" }
 }

@@ -83,6 +83,13 @@ t.test("Kubeflow's own settings load, with the oidc-authservice defaults for the
     redisAddr: undefined,
     redisPassword: undefined,
     redisDb: 0,
+    redisSentinelMasterName: undefined,
+    redisSentinelAddrs: [],
+    redisSentinelPassword: undefined,
+    redisClusterAddrs: [],
+    redisUsername: undefined,
+    redisTls: false,
+    redisCaBundle: undefined,
     serverHostname: '',
     readinessProbeHostname: '',
     serverPort: 8080,
@@ -294,7 +301,9 @@ t.test('a bad session secret is named by position, never by value', async (t) =>
 })
 
 t.test('redis needs an address; the other session settings are parsed', async (t) => {
-  t.same(problemsOf(t, { ...BASE, SESSION_STORE_TYPE: 'redis' }), ['SESSION_STORE_REDIS_ADDR: required when SESSION_STORE_TYPE is redis'])
+  t.same(problemsOf(t, { ...BASE, SESSION_STORE_TYPE: 'redis' }), [
+    'SESSION_STORE_REDIS_ADDR: required when SESSION_STORE_TYPE is redis (or SESSION_STORE_REDIS_SENTINEL_ADDRS for Sentinel, SESSION_STORE_REDIS_CLUSTER_ADDRS for a Cluster)',
+  ])
   t.matchOnly(problemsOf(t, { ...BASE, SESSION_STORE_REDIS_ADDR: 'redis' }), [/^SESSION_STORE_REDIS_ADDR: must be host:port/])
   const { config } = load({
     SESSION_STORE_TYPE: 'Redis',
@@ -314,6 +323,64 @@ t.test('redis needs an address; the other session settings are parsed', async (t
   t.equal(config.sessionSameSite, 'Strict')
   t.equal(config.sessionCookieHttpOnly, false)
   t.equal(config.secureCookies, 'true')
+})
+
+t.test('Redis Sentinel, Cluster, ACL user and TLS settings are read', async (t) => {
+  const sentinel = load(
+    {
+      SESSION_STORE_TYPE: 'redis',
+      SESSION_STORE_REDIS_SENTINEL_ADDRS: 'redis-node-0.redis-headless:26379, redis-node-1.redis-headless:26379',
+      SESSION_STORE_REDIS_SENTINEL_MASTER_NAME: 'mymaster',
+      SESSION_STORE_REDIS_SENTINEL_PWD_FILE: '/s/sentinel',
+      SESSION_STORE_REDIS_USERNAME: 'authservice',
+      SESSION_STORE_REDIS_PWD: 'a-password-of-our-own',
+      SESSION_STORE_REDIS_TLS: 'true',
+      SESSION_STORE_REDIS_CA_BUNDLE: '/etc/redis-ca/ca.crt',
+      SESSION_SECRETS: KEY,
+    },
+    files({ '/s/sentinel': 'sentinel-password\n', '/etc/redis-ca/ca.crt': PEM }),
+  ).config
+  t.match(sentinel, {
+    redisAddr: undefined,
+    redisSentinelAddrs: ['redis-node-0.redis-headless:26379', 'redis-node-1.redis-headless:26379'],
+    redisSentinelMasterName: 'mymaster',
+    redisSentinelPassword: 'sentinel-password',
+    redisClusterAddrs: [],
+    redisUsername: 'authservice',
+    redisTls: true,
+    redisCaBundle: PEM,
+  })
+  const cluster = load({ SESSION_STORE_TYPE: 'redis', SESSION_STORE_REDIS_CLUSTER_ADDRS: 'n1:6379,n2:6379', SESSION_SECRETS: KEY }).config
+  t.same(cluster.redisClusterAddrs, ['n1:6379', 'n2:6379'])
+  t.equal(cluster.redisTls, false)
+  t.same(load({ SESSION_STORE_REDIS_SENTINEL_MASTER_NAME: 'ignored', SESSION_STORE_REDIS_CA_BUNDLE: '/ca' }, files({ '/ca': PEM })).config.redisSentinelMasterName, 'ignored', 'the cookie store ignores the Redis topology')
+})
+
+t.test('Redis topology problems are reported together, each naming its variable', async (t) => {
+  const redis = { ...BASE, SESSION_STORE_TYPE: 'redis', SESSION_SECRETS: KEY }
+  t.same(problemsOf(t, { ...redis, SESSION_STORE_REDIS_ADDR: 'r:6379', SESSION_STORE_REDIS_SENTINEL_ADDRS: 's:26379', SESSION_STORE_REDIS_SENTINEL_MASTER_NAME: 'm', SESSION_STORE_REDIS_CLUSTER_ADDRS: 'n:6379' }), [
+    'SESSION_STORE_REDIS_ADDR, SESSION_STORE_REDIS_SENTINEL_ADDRS, SESSION_STORE_REDIS_CLUSTER_ADDRS: set exactly one of them (one Redis, its Sentinels, or its Cluster nodes)',
+  ], 'three address settings')
+  t.same(problemsOf(t, { ...redis, SESSION_STORE_REDIS_CLUSTER_ADDRS: 'n:6379', SESSION_STORE_REDIS_DB: '2', SESSION_STORE_REDIS_USERNAME: 'u', SESSION_STORE_REDIS_CA_BUNDLE: '/ca', SESSION_STORE_REDIS_SENTINEL_MASTER_NAME: 'm', SESSION_STORE_REDIS_SENTINEL_PWD_FILE: '/spw' }, files({ '/ca': PEM, '/spw': 'x' })), [
+    'SESSION_STORE_REDIS_SENTINEL_MASTER_NAME: only used with SESSION_STORE_REDIS_SENTINEL_ADDRS, which is not set',
+    'SESSION_STORE_REDIS_SENTINEL_PWD: only used with SESSION_STORE_REDIS_SENTINEL_ADDRS, which is not set',
+    'SESSION_STORE_REDIS_DB: must be 0 with SESSION_STORE_REDIS_CLUSTER_ADDRS (Redis Cluster has only database 0)',
+    'SESSION_STORE_REDIS_USERNAME: needs SESSION_STORE_REDIS_PWD (an ACL user logs in with AUTH <username> <password>)',
+    'SESSION_STORE_REDIS_CA_BUNDLE: only used with SESSION_STORE_REDIS_TLS=true, which is not set',
+  ], 'a Cluster with another database, and settings that mean nothing alone')
+  t.same(problemsOf(t, { ...redis, SESSION_STORE_REDIS_SENTINEL_ADDRS: 's:26379,s2', SESSION_STORE_REDIS_SENTINEL_PWD: 'fake-dev-only-client-secret-change-me', SESSION_STORE_REDIS_TLS: 'yes' }), [
+    'SESSION_STORE_REDIS_SENTINEL_ADDRS: entry 2: must be host:port with a port from 1 to 65535',
+    'SESSION_STORE_REDIS_TLS: must be a boolean (true/false, t/f, 1/0)',
+    'SESSION_STORE_REDIS_SENTINEL_MASTER_NAME: required with SESSION_STORE_REDIS_SENTINEL_ADDRS (the name in the Sentinels\' "sentinel monitor <name>")',
+    'SESSION_STORE_REDIS_SENTINEL_PWD: is a value published in public manifests or docs; set a password of your own (openssl rand -base64 32)',
+  ], 'an invalid Sentinel address, no master name, a published password')
+  t.same(problemsOf(t, { ...redis, SESSION_STORE_REDIS_CLUSTER_ADDRS: ',', SESSION_STORE_REDIS_TLS: 'true', SESSION_STORE_REDIS_CA_BUNDLE: '/ca' }, files({ '/ca': 'not a certificate' })), [
+    'SESSION_STORE_REDIS_CLUSTER_ADDRS: must list at least one host:port',
+    'SESSION_STORE_REDIS_CA_BUNDLE: file holds no PEM certificate',
+  ])
+  t.same(problemsOf(t, { ...redis, SESSION_STORE_REDIS_ADDR: 'r:6379', SESSION_STORE_REDIS_TLS: 'true', SESSION_STORE_REDIS_CA_BUNDLE: '/missing' }), [
+    'SESSION_STORE_REDIS_CA_BUNDLE: cannot read /missing (ENOENT)',
+  ])
 })
 
 t.test('an unknown SESSION_SAME_SITE becomes Lax with a warning', async (t) => {

@@ -139,6 +139,12 @@ t.test('host:port needs a host and a port in range', async (t) => {
   }
 })
 
+t.test('a list of host:port needs at least one, each valid, named by position', async (t) => {
+  t.same(valueOf(p.hostPorts('s1:26379, s2:26379,[::1]:26380')), ['s1:26379', 's2:26379', '[::1]:26380'])
+  t.equal(problemOf(p.hostPorts(' , ')), 'must list at least one host:port')
+  t.equal(problemOf(p.hostPorts('s1:26379,s2')), 'entry 2: must be host:port with a port from 1 to 65535')
+})
+
 t.test('scopes split on commas and spaces with openid forced first and once', async (t) => {
   t.same(valueOf(p.scopes('profile email groups')), ['openid', 'profile', 'email', 'groups'])
   t.same(valueOf(p.scopes('email,openid,email')), ['openid', 'email'])

@@ -38,7 +38,7 @@ t.test('required variables have no default, and only the three the provider need
 
 t.test('secrets are marked secret, have no default text and may come from a file', async (t) => {
   const secrets = VARIABLES.filter((variable) => variable.secret).map((variable) => variable.name)
-  t.same(secrets, ['CLIENT_SECRET', 'SESSION_SECRETS', 'SESSION_STORE_REDIS_PWD'])
+  t.same(secrets, ['CLIENT_SECRET', 'SESSION_SECRETS', 'SESSION_STORE_REDIS_PWD', 'SESSION_STORE_REDIS_SENTINEL_PWD'])
   for (const variable of VARIABLES.filter((v) => v.secret)) {
     t.ok(variable.fromFile, `${variable.name} has a _FILE variant`)
     t.notOk(variable.default, `${variable.name} has no default value to print`)
@@ -67,10 +67,10 @@ t.test('the help rows list every variable, each _FILE variant right after its va
   const rows = describeVariables()
   const names = rows.map((row) => row.name)
   for (const variable of VARIABLES) t.ok(names.includes(variable.name), variable.name)
-  for (const secret of ['CLIENT_SECRET', 'SESSION_SECRETS', 'SESSION_STORE_REDIS_PWD']) {
+  for (const secret of ['CLIENT_SECRET', 'SESSION_SECRETS', 'SESSION_STORE_REDIS_PWD', 'SESSION_STORE_REDIS_SENTINEL_PWD']) {
     t.equal(names[names.indexOf(secret) + 1], `${secret}_FILE`)
   }
-  t.equal(rows.length, VARIABLES.length + 3)
+  t.equal(rows.length, VARIABLES.length + 4)
   t.same(rows.find((row) => row.name === 'CLIENT_SECRET_FILE'), {
     name: 'CLIENT_SECRET_FILE',
     default: undefined,

@@ -1,6 +1,6 @@
 /** createSessionStore: the store named by SESSION_STORE_TYPE, keyed from the configured secrets. */
 import t from 'tap'
-import { createSessionStore, parseRedisAddress, type SessionStoreConfig } from '../../../src/session/create-store.js'
+import { createSessionStore, type SessionStoreConfig } from '../../../src/session/create-store.js'
 import { createCookieStore } from '../../../src/session/cookie-store.js'
 import { deriveKeys } from '../../../src/session/keys.js'
 import { makeSession, NOW } from '../../contracts/session-store.js'
@@ -14,6 +14,13 @@ const base: SessionStoreConfig = {
   redisAddr: undefined,
   redisPassword: undefined,
   redisDb: 0,
+  redisSentinelMasterName: undefined,
+  redisSentinelAddrs: [],
+  redisSentinelPassword: undefined,
+  redisClusterAddrs: [],
+  redisUsername: undefined,
+  redisTls: false,
+  redisCaBundle: undefined,
   sessionMaxAgeSeconds: 86_400,
 }
 
@@ -66,13 +73,6 @@ t.test('redis: a missing or invalid address is a configuration error', async (t)
       problems: ['SESSION_STORE_REDIS_ADDR: must be host:port with a port from 1 to 65535'],
     }, String(redisAddr))
   }
-})
-
-t.test('parseRedisAddress', async (t) => {
-  t.strictSame(parseRedisAddress('redis.auth.svc.cluster.local:6379'), { host: 'redis.auth.svc.cluster.local', port: 6379 })
-  t.strictSame(parseRedisAddress('10.0.0.7:1'), { host: '10.0.0.7', port: 1 })
-  t.strictSame(parseRedisAddress('[::1]:65535'), { host: '::1', port: 65535 }, 'IPv6 without its brackets')
-  t.throws(() => parseRedisAddress('::1:6379'), { code: 'ERR_CONFIG_INVALID' }, 'IPv6 needs brackets')
 })
 
 // Issue 15, finding 4: a sealed session's expiresAt was trusted as written.
