@@ -19,6 +19,7 @@ import type { SessionStore } from './session/store.js'
 import type { Clock } from './clock.js'
 import type { Config } from './config/types.js'
 import { createFetchWithCa, type Fetch } from './oidc/fetch.js'
+import { observedFetch } from './oidc/observed-fetch.js'
 import { createIssuer, type Issuer } from './oidc/issuer.js'
 import { createCachingVerifier } from './oidc/token-cache.js'
 import { createTokenReviewer } from './oidc/token-review.js'
@@ -74,12 +75,19 @@ export interface Service {
 }
 
 export function createService(config: Config, deps: ServiceDependencies): Service {
-  const providerFetch = config.caBundle ? createFetchWithCa(config.caBundle) : deps.fetch
+  // The token cache and readiness are read at scrape time only, after `verifier` and `isReady` below exist.
+  const metrics = createMetrics({
+    tokenCache: { size: () => verifier.stats.size(), hits: () => verifier.stats.hits(), misses: () => verifier.stats.misses() },
+    ready: () => isReady(),
+  })
+  // Every call to a provider, the API server included, is counted by endpoint and result here.
+  const counted = (fetch: Fetch) => observedFetch(fetch, metrics.observeProviderCall)
+  const providerFetch = counted(config.caBundle ? createFetchWithCa(config.caBundle) : deps.fetch)
   const issuerLog = deps.logger.child({ component: 'issuer' })
 
   /** Calls to the API server carry the pod's own token and trust the cluster CA. */
   const asPod = (kubernetes: KubernetesCredentials) => ({
-    fetch: kubernetes.ca ? createFetchWithCa(kubernetes.ca) : providerFetch,
+    fetch: kubernetes.ca ? counted(createFetchWithCa(kubernetes.ca)) : providerFetch,
     headers: (): Record<string, string> => {
       const token = kubernetes.token()
       return token ? { authorization: `Bearer ${token}` } : {}
@@ -159,10 +167,9 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
     ...verifying,
   })
   const kubernetesTokens = createKubernetesTokens()
-  const metrics = createMetrics({ tokenCache: verifier.stats })
   // Ready once keys exist: they stay cached through a later outage, so readiness stays too.
   const isReady = () => primaryIssuer.keys.hasKeys()
-  const sessionStore = deps.sessionStore ?? createSessionStore(config)
+  const sessionStore = deps.sessionStore ?? createSessionStore(config, { onRedisError: () => metrics.observeSessionStoreError('connection'), onRedisCommandError: () => metrics.observeSessionStoreError('command') })
   const tokens = createTokenClient({
     metadata: () => primaryIssuer.metadata(),
     clientId: config.clientId,
@@ -178,7 +185,11 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
     clock: deps.clock,
     requireFreshIdToken: config.setAuthorizationHeader,
     identityClaims,
-    onRefreshError: (error) => deps.logger.warn({ err: error }, 'session refresh failed; keeping the session for now'),
+    onRefresh: (result) => metrics.observeSessionRefresh(result),
+    onRefreshError: (error) => {
+      metrics.observeSessionRefresh('failed')
+      deps.logger.warn({ err: error }, 'session refresh failed; keeping the session for now')
+    },
   })
   const check = createChecker({
     config,

@@ -158,7 +158,15 @@ export function createHandler(options: HandleOptions): (request: CheckRequest) =
 
   return async (request) => {
     const started = process.hrtime.bigint()
-    const { verdict, path, setCookies, result } = (await run(request, parseCookies(request.headers.cookie), false, warn)) as Handled
+    options.metrics.checkStarted()
+    let handled: Handled
+    try {
+      handled = (await run(request, parseCookies(request.headers.cookie), false, warn)) as Handled
+    } catch (error) {
+      options.metrics.checkAbandoned()
+      throw error
+    }
+    const { verdict, path, setCookies, result } = handled
     const reply = options.respond(verdict, setCookies ? { setCookies } : undefined)
     const seconds = Number(process.hrtime.bigint() - started) / 1e9
     options.metrics.observeDecision(verdict, seconds)

@@ -11,6 +11,8 @@ export type SessionStoreConfig = Pick<Config, 'sessionStoreType' | 'sessionSecre
 export interface SessionStoreHooks {
   /** Told about Redis connection errors (redis store only), e.g. to log them. */
   readonly onRedisError?: (error: Error) => void
+  /** Told about every Redis command that failed (redis store only), e.g. to count it. */
+  readonly onRedisCommandError?: () => void
 }
 
 /**
@@ -46,6 +48,7 @@ export function createSessionStore(config: SessionStoreConfig, hooks: SessionSto
           ring,
           redis: redisConnectionOptions(config),
           onError: hooks.onRedisError,
+          onCommandError: hooks.onRedisCommandError,
         })
   return capSessionLifetime(store, config.sessionMaxAgeSeconds * 1000)
 }

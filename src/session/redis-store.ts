@@ -28,6 +28,8 @@ export interface RedisStoreOptions {
   readonly keyPrefix?: string
   /** Told about every connection error (one per failed reconnect while Redis is down), e.g. to log it. */
   readonly onError?: (error: Error) => void
+  /** Told about every command that failed (down, timeout, error reply): a check or login went without its session. */
+  readonly onCommandError?: () => void
 }
 
 /** A redis ticket: 32 random bytes, base64url without padding. Checked before any I/O. */
@@ -78,6 +80,7 @@ export function createRedisStore(options: RedisStoreOptions): SessionStore {
       await whenReady()
       return await command()
     } catch (error) {
+      options.onCommandError?.()
       throw new SessionStoreUnavailableError(undefined, { cause: error })
     }
   }

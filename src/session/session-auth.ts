@@ -35,6 +35,11 @@ export interface SessionAuthOptions {
   /** USERID_CLAIM and GROUPS_CLAIM, kept in the session besides the standard claims. */
   readonly identityClaims: readonly string[]
   readonly onRefreshError?: (error: unknown) => void
+  /**
+   * A refresh ended (once per refresh, however many checks shared it): `ok`, the new tokens are
+   * stored; `rejected`, the provider refused it and the session ended. Other failures go to onRefreshError.
+   */
+  readonly onRefresh?: (result: 'ok' | 'rejected') => void
 }
 
 const REMEMBER_RENEWED_MS = 60_000
@@ -68,7 +73,9 @@ export function createSessionAuthenticator(options: SessionAuthOptions) {
       refreshToken: tokens.refreshToken ?? session.refreshToken,
       idTokenExpiresAt: verified.expiresAtMs,
     }
-    return { session: next, ticket: await store.save(next, clock.now()) }
+    const saved = { session: next, ticket: await store.save(next, clock.now()) }
+    options.onRefresh?.('ok')
+    return saved
   }
 
   function refreshOnce(session: Session) {
@@ -115,6 +122,7 @@ export function createSessionAuthenticator(options: SessionAuthOptions) {
       } catch (error) {
         if (error instanceof SessionStoreUnavailableError) return { status: 'unavailable' }
         if (error instanceof AuthServiceError && error.code === 'ERR_REFRESH_REJECTED') {
+          options.onRefresh?.('rejected')
           await store.remove(ticket).catch(() => undefined)
           return { status: 'ended', code: 'ERR_REFRESH_REJECTED' }
         }

