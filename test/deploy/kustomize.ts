@@ -154,6 +154,8 @@ export function modelRef(object: { apiVersion?: unknown; kind?: unknown }): Mode
   const [group, version] = object.apiVersion.includes('/') ? object.apiVersion.split('/') : ['', object.apiVersion]
   const module = group.endsWith('.istio.io')
     ? `@kubernetes-models/istio/${group}/${version}`
+    : group === 'monitoring.coreos.com'
+      ? `@kubernetes-models/prometheus-operator/${group}/${version}`
     : group === ''
       ? `kubernetes-models/${version}`
       : `kubernetes-models/${group}/${version}`

@@ -27,7 +27,7 @@ import {
 const skip = skipUnlessPeers('kustomize')
 const NAMESPACE = 'istio-system'
 const OVERLAYS = ['dev', 'kubeflow', 'kubeflow-legacy']
-const COMPONENTS = ['dex-jwt', 'istio-envoyfilter', 'istio-ext-authz', 'kubeflow-replace-oauth2-proxy', 'kubernetes-tokens', 'redis']
+const COMPONENTS = ['dex-jwt', 'istio-envoyfilter', 'istio-ext-authz', 'kubeflow-replace-oauth2-proxy', 'kubernetes-tokens', 'monitoring', 'monitoring-podmonitor', 'redis']
 /** Built into Kubeflow-shaped install trees instead (kubeflow-install.test.ts): it patches Kubeflow's objects. */
 const KUBEFLOW_ONLY = ['kubeflow-replace-oauth2-proxy']
 /** Objects without a namespace. */
