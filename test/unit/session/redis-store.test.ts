@@ -140,8 +140,9 @@ t.test('exclusive: SET NX with a lapse, the work, then a release that deletes on
   t.equal(await store.exclusive(id, async () => ((client.fail = new Error('gone')), 'done')), 'done', 'a failed release is harmless')
 })
 
-t.test('every command failure is SessionStoreUnavailableError, with its cause', async (t) => {
-  const { store, client } = await storeOn(t)
+t.test('every command failure is SessionStoreUnavailableError, with its cause, and is reported', async (t) => {
+  let reported = 0
+  const { store, client } = await storeOn(t, { onCommandError: () => reported++ })
   const cause = new Error('Command timed out')
   client.fail = cause
   const session = makeSession()
@@ -154,6 +155,7 @@ t.test('every command failure is SessionStoreUnavailableError, with its cause', 
   for (const [name, call] of calls) {
     await t.rejects(call(), { ...UNAVAILABLE, cause }, name)
   }
+  t.equal(reported, calls.length, 'onCommandError is told of each (authservice_session_store_errors_total{kind="command"})')
 })
 
 t.test('while a connection is being made, calls wait for it: together, at most 500 ms', async (t) => {

@@ -53,6 +53,7 @@ function harness(options: HarnessOptions = {}) {
   const counts = { loads: 0, saves: 0, refreshes: 0, verifies: 0 }
   const removed: string[] = []
   const refreshErrors: unknown[] = []
+  const refreshResults: Array<'ok' | 'rejected'> = []
   const knobs = {
     loadFails: undefined as Error | undefined,
     saveFails: undefined as Error | undefined,
@@ -119,6 +120,7 @@ function harness(options: HarnessOptions = {}) {
     requireFreshIdToken: options.requireFreshIdToken ?? false,
     identityClaims: ['email', 'department'],
     ...(options.withRefreshErrorHook === false ? {} : { onRefreshError: (error: unknown) => refreshErrors.push(error) }),
+    onRefresh: (result) => refreshResults.push(result),
   })
   return {
     authenticate,
@@ -126,6 +128,7 @@ function harness(options: HarnessOptions = {}) {
     counts,
     removed,
     refreshErrors,
+    refreshResults,
     tickets,
     setNow: (ms: number) => (now = ms),
   }
@@ -221,6 +224,7 @@ t.test('concurrent requests of one session refresh it once and all get the resul
   const outcomes = await Promise.all(pending)
   t.equal(h.counts.refreshes, 1, 'one call to the token endpoint (Dex would revoke a refresh token used twice)')
   t.equal(h.counts.saves, 1)
+  t.same(h.refreshResults, ['ok'], 'one renewal reported (what authservice_session_refreshes_total counts)')
   for (const outcome of outcomes) t.match(outcome, { status: 'valid', ticket: 'ticket-1', renewed: true })
 })
 
@@ -287,6 +291,7 @@ t.test('invalid_grant (a login elsewhere revoked the refresh token) ends the ses
   t.same(await h.authenticate('ticket-0'), { status: 'ended', code: 'ERR_REFRESH_REJECTED' })
   t.same(h.removed, ['ticket-0'])
   t.same(h.refreshErrors, [], 'an ended session is not a refresh error')
+  t.same(h.refreshResults, ['rejected'], 'reported as a rejected refresh')
 })
 
 t.test('the session ends even when removing it fails', async (t) => {
