@@ -127,8 +127,9 @@ t.test('every alert fires on its trouble and stays quiet otherwise, on series re
   const downStart = await scrape(b.opsUrl)
   const discoveryFailures = (snapshot: Snapshot) => snapshot.samples.get('authservice_provider_requests_total{endpoint="discovery",result="unreachable"}') ?? 0
   await waitUntil('a retried discovery fails', async () => discoveryFailures(await scrape(b.opsUrl)) > discoveryFailures(downStart), { timeoutMs: 10_000, intervalMs: 100 })
-  t.equal(await check(b, bearer(valid)), 503, 'the replica without keys answers unavailable')
+  t.equal(await check(b, bearer(valid)), 401, 'the replica without keys refuses (401 + Retry-After, never a 5xx)')
   const down = await scrape(b.opsUrl)
+  t.ok([...down.samples.keys()].some((sample) => sample.startsWith('authservice_decisions_total{outcome="unavailable"')), 'counted as unavailable')
   t.equal(down.samples.get('authservice_ready'), 0, 'the scrape says the replica is not ready')
   await b.close()
   issuer.setDown(false)
