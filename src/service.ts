@@ -169,7 +169,7 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
   const kubernetesTokens = createKubernetesTokens()
   // Ready once keys exist: they stay cached through a later outage, so readiness stays too.
   const isReady = () => primaryIssuer.keys.hasKeys()
-  const sessionStore = deps.sessionStore ?? createSessionStore(config, { onRedisError: () => metrics.observeSessionStoreError('connection'), onRedisCommandError: () => metrics.observeSessionStoreError('command') })
+  const sessionStore = deps.sessionStore ?? createSessionStore(config, metrics.sessionStoreHooks)
   const tokens = createTokenClient({
     metadata: () => primaryIssuer.metadata(),
     clientId: config.clientId,
@@ -185,7 +185,7 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
     clock: deps.clock,
     requireFreshIdToken: config.setAuthorizationHeader,
     identityClaims,
-    onRefresh: (result) => metrics.observeSessionRefresh(result),
+    onRefresh: metrics.observeSessionRefresh,
     onRefreshError: (error) => {
       metrics.observeSessionRefresh('failed')
       deps.logger.warn({ err: error }, 'session refresh failed; keeping the session for now')

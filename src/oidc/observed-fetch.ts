@@ -30,7 +30,7 @@ export function providerEndpoint(url: string, init: Parameters<Fetch>[1] = {}): 
   const path = new URL(url).pathname
   if ((init.method ?? 'GET') === 'GET') return path.endsWith(DISCOVERY_PATH) ? 'discovery' : 'jwks'
   if (path.includes(TOKEN_REVIEW_PATH)) return 'tokenreview'
-  return new URLSearchParams(init.body ?? '').has('grant_type') ? 'token' : 'revocation'
+  return new URLSearchParams(init.body).has('grant_type') ? 'token' : 'revocation'
 }
 
 /** `fetch`, with each call's endpoint and result told to `observe` (which must not throw). */

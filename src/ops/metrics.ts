@@ -33,6 +33,8 @@ export interface DependencyMetrics {
   readonly observeProviderCall: ProviderCallObserver
   /** The session store's Redis failed: a `connection` attempt, or a `command` a check needed. */
   observeSessionStoreError(kind: 'connection' | 'command'): void
+  /** The same, as the hooks session/create-store.ts takes. */
+  readonly sessionStoreHooks: { readonly onRedisError: () => void; readonly onRedisCommandError: () => void }
   /**
    * A session's refresh at the provider: `ok` (renewed), `rejected` (refused, the session ended),
    * `failed` (no usable answer; the session is kept for now).
@@ -117,6 +119,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics & KeySetMet
   // the label object on every inc/observe otherwise (~0.5 µs per check, npm run bench -- --profile).
   const counters = new Map<string, Map<string, { inc(): void }>>()
   const timers = new Map<string, { observe(seconds: number): void }>()
+  const storeError = (kind: 'connection' | 'command') => storeErrors.inc({ kind })
   const calls = new Map<ProviderEndpoint, Map<ProviderCallResult, { inc(): void }>>()
   return {
     registry,
@@ -152,11 +155,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics & KeySetMet
     observeKeyReplaced(issuer) {
       keysReplaced.inc({ issuer })
     },
-    observeSessionStoreError(kind) {
-      storeErrors.inc({ kind })
+    observeSessionStoreError: storeError,
+    sessionStoreHooks: {
+      onRedisError: () => storeError('connection'),
+      onRedisCommandError: () => storeError('command'),
     },
-    observeSessionRefresh(result) {
-      refreshes.inc({ result })
-    },
+    observeSessionRefresh: (result) => refreshes.inc({ result }),
   }
 }

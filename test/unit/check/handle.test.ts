@@ -31,12 +31,13 @@ const LOGIN: Decision = { outcome: 'login', kind: 'navigation', reason: 'LOGIN_R
 const stubAnswer = (status: 201 | 302 | 401): LoginAnswer =>
   status === 302 ? { kind: 'redirect', location: '/stub', cookies: [] } : status === 201 ? { kind: 'logged-out', afterLogoutUrl: '/', cookies: [] } : { kind: 'signed-out' }
 
-function harness(options: { config?: Partial<Config>; result?: Partial<CheckResult>; logLevel?: string } = {}) {
+function harness(options: { config?: Partial<Config>; result?: Partial<CheckResult>; logLevel?: string; checkFails?: Error } = {}) {
   const cfg = config(options.config)
   const checks: CheckRequest[] = []
   const checkOptions: Array<CheckOptions | undefined> = []
   const calls: Array<{ handler: string; request?: FlowRequest; cookies?: readonly string[] }> = []
   const observed: Array<{ outcome: string; reason: string; seconds: number }> = []
+  const inFlight = { count: 0 }
   let raw = ''
   const logger = createLogger(options.logLevel ?? 'info', new Writable({ write: (chunk: Buffer, _encoding, done) => ((raw += chunk.toString()), done()) }))
   const login: LoginHandlers = {
@@ -63,15 +64,19 @@ function harness(options: { config?: Partial<Config>; result?: Partial<CheckResu
   }
   const metrics: Metrics = {
     registry: new Registry(),
-    checkStarted: () => undefined,
-    checkAbandoned: () => undefined,
-    observeDecision: (decision, seconds) => observed.push({ outcome: decision.outcome, reason: decision.reason, seconds }),
+    checkStarted: () => void (inFlight.count += 1),
+    checkAbandoned: () => void (inFlight.count -= 1),
+    observeDecision: (decision, seconds) => {
+      inFlight.count -= 1
+      observed.push({ outcome: decision.outcome, reason: decision.reason, seconds })
+    },
   }
   const answering = {
     config: cfg,
     check: async (request: CheckRequest, run?: CheckOptions) => {
       checks.push(request)
       checkOptions.push(run)
+      if (options.checkFails) throw options.checkFails
       return { decision: ALLOW, path: '/jupyter/', ...options.result }
     },
     respond: createResponder({ userIdHeader: 'kubeflow-userid', groupsHeader: 'kubeflow-groups', setAuthorizationHeader: false, setXAuthRequest: false, retryAfterSeconds: 5 }),
@@ -82,7 +87,7 @@ function harness(options: { config?: Partial<Config>; result?: Partial<CheckResu
   const handle = createHandler({ ...answering, metrics, logger })
   const replay = createReplayer(answering)
   const lines = () => raw.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>)
-  return { handle, replay, checks, checkOptions, calls, observed, lines, raw: () => raw }
+  return { handle, replay, checks, checkOptions, calls, observed, inFlight, lines, raw: () => raw }
 }
 
 function header(headers: HeaderList, name: string): string[] {
@@ -265,6 +270,18 @@ t.test('every answered check is counted in the metrics by outcome and reason, wi
     ],
   )
   t.ok(h.observed.every(({ seconds }) => seconds >= 0 && seconds < 5), 'durations in seconds')
+})
+
+t.test('a check is in flight until it is decided, or until it fails without a decision', async (t) => {
+  const h = harness({ result: { decision: LOGIN, path: '/' } })
+  const pending = h.handle(get('/'))
+  t.equal(h.inFlight.count, 1, 'in flight while it runs')
+  await pending
+  t.equal(h.inFlight.count, 0, 'decided')
+  const failing = harness({ checkFails: new Error('a bug') })
+  await t.rejects(failing.handle(get('/')), /a bug/, 'the error is not hidden')
+  t.equal(failing.inFlight.count, 0, 'no longer in flight')
+  t.same(failing.observed, [], 'and no decision counted')
 })
 
 t.test('with CHECK_PATH_PREFIX (Envoy path_prefix), the callback is still answered by the login handler', async (t) => {

@@ -172,8 +172,8 @@ t.test('identity-provider calls are counted by endpoint and result', async (t) =
 t.test('session-store errors by kind and session refreshes by result', async (t) => {
   const metrics = createMetrics({ defaultMetrics: false })
   metrics.observeSessionStoreError('connection')
-  metrics.observeSessionStoreError('connection')
-  metrics.observeSessionStoreError('command')
+  metrics.sessionStoreHooks.onRedisError()
+  metrics.sessionStoreHooks.onRedisCommandError()
   metrics.observeSessionRefresh('ok')
   metrics.observeSessionRefresh('ok')
   metrics.observeSessionRefresh('rejected')
