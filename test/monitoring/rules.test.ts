@@ -118,13 +118,14 @@ t.test('every alert fires on its trouble and stays quiet otherwise, on series re
     return statuses
   }
 
-  // Steady: mostly allowed, a few denials. Then a spike of expired tokens.
+  // Steady: mostly allowed, a few denials. Then a spike of expired tokens. Enough allowed checks in
+  // each that one check slowed by a loaded machine stays below the 99th percentile.
   const start = await scrape(a.opsUrl)
-  const steadyStatuses = await traffic(20, 1, 1)
-  t.equal(steadyStatuses.filter((status) => status === 200).length, 20, 'steady traffic: the valid tokens are allowed')
+  const steadyStatuses = await traffic(200, 2, 2)
+  t.equal(steadyStatuses.filter((status) => status === 200).length, 200, 'steady traffic: the valid tokens are allowed')
   const steady = await scrape(a.opsUrl)
-  const spikeStatuses = await traffic(20, 40, 1)
-  t.equal(spikeStatuses.filter((status) => status === 401).length, 41, 'the spike: expired tokens are denied')
+  const spikeStatuses = await traffic(200, 40, 2)
+  t.equal(spikeStatuses.filter((status) => status === 401).length, 42, 'the spike: expired tokens are denied')
   const spike = await scrape(a.opsUrl)
 
   // The provider goes down; a replica started now never gets ready and its discovery calls fail.
