@@ -140,7 +140,7 @@ async function main(): Promise<number> {
     const heap: Array<{ at: number; bytes: number }> = []
     const heapUsed = async (at: number) => {
       const text = await fetch(`${entry.opsUrl}/metrics`).then((response) => response.text(), () => '')
-      const value = /^authservice_nodejs_heap_size_used_bytes (\d+)/m.exec(text)?.[1]
+      const value = /^nodejs_heap_size_used_bytes (\d+)/m.exec(text)?.[1]
       if (value !== undefined) heap.push({ at, bytes: Number(value) })
     }
     const started = Date.now()
