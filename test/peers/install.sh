@@ -90,15 +90,19 @@ else
 fi
 
 # --- promtool: built from the Go module proxy through our own module under test/promtool ------
-# Prometheus is a large module: stripped and path-trimmed, a cold build still takes minutes.
-promtool_key=$(cat "$repo/test/promtool/go.mod" "$repo/test/promtool/go.sum" | sha256sum | cut -c1-16)
+# Prometheus is a large module. The tests only check and unit-test rules, so the build leaves out
+# every service-discovery plugin (`remove_all_sd`, Prometheus's plugins/*.go build tags: the cloud
+# SDKs are most of the code) and is stripped and path-trimmed: a cold build took 248 s instead of
+# 922 s on 2 busy cores. The tags are part of the cache key.
+PROMTOOL_TAGS=remove_all_sd
+promtool_key=$( { cat "$repo/test/promtool/go.mod" "$repo/test/promtool/go.sum"; echo "tags=$PROMTOOL_TAGS"; } | sha256sum | cut -c1-16)
 promtool_bin="$cache/promtool-$promtool_key/promtool"
 if [ ! -x "$promtool_bin" ]; then
   say "building promtool $PROMTOOL_VERSION from the Go module proxy (cold build takes several minutes)"
   started=$(date +%s)
   mkdir -p "$(dirname "$promtool_bin")"
   if CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=readonly go -C "$repo/test/promtool" build \
-      -trimpath -ldflags "-s -w" \
+      -tags "$PROMTOOL_TAGS" -trimpath -ldflags "-s -w" \
       -o "$promtool_bin.tmp" github.com/prometheus/prometheus/cmd/promtool; then
     mv "$promtool_bin.tmp" "$promtool_bin"
     say "promtool cold build took $(( $(date +%s) - started ))s"
