@@ -8,7 +8,8 @@
 //    (./wiring-through-envoy.ts): the rendered EnvoyFilter verbatim (1.8), and the extension
 //    provider NOTES.txt tells the operator to add to Istio's mesh config, as istiod translates it (>= 1.9).
 import t from 'tap'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
 import { extAuthzFilterFromEnvoyFilter } from '../helpers/envoy.js'
@@ -101,8 +102,16 @@ t.test('every object of every render validates against its schema', { skip }, as
     '--set', 'autoscaling.enabled=false', '--set', 'replicaCount=3',
     '--set', 'extraIssuers[0].issuer=https://token.actions.githubusercontent.com', '--set', 'extraIssuers[0].audience=kubeflow',
   ]
-  for (const values of [[], preset('values-kubeflow-1.8.yaml'), preset('values-kubeflow.yaml'), everything]) {
-    for (const object of await helmTemplate(values)) await t.resolves(validateWithModel(object), `${values.join(' ') || 'defaults'}: ${object.kind} ${object.metadata.name}`)
+  const renders: Array<[string, string[]]> = [
+    ['defaults', []],
+    ['values-kubeflow-1.8.yaml', preset('values-kubeflow-1.8.yaml')],
+    ['values-kubeflow.yaml', preset('values-kubeflow.yaml')],
+    ['redis, tokens, a created Secret, replicaCount, an extra issuer', everything],
+  ]
+  for (const [label, values] of renders) {
+    for (const object of await helmTemplate(values)) await t.resolves(validateWithModel(object), `${label}: ${object.kind} ${object.metadata.name}`)
+    const lint = await helm(['lint', CHART, '--strict', '--namespace', NAMESPACE, ...values])
+    t.equal(lint.code, 0, `${label}: helm lint --strict\n${lint.stdout}${lint.stderr}`)
   }
   const all = await helmTemplate(everything)
   const deployment = all.find((object) => object.kind === 'Deployment' && object.metadata.name === 'authservice') as Any
@@ -125,8 +134,8 @@ t.test('image: repository:tag (appVersion by default), the digest wins', { skip 
   t.equal(await image(['--set', 'image.tag=1.2.3', '--set', `image.digest=${digest}`]), `ghcr.io/authservice/authservice@${digest}`)
 })
 
-t.test('the ServiceMonitor scrapes /metrics on the Service port of READINESS_PROBE_PORT', { skip }, async (t) => {
-  const objects = await helmTemplate(['--set', 'serviceMonitor.enabled=true', '--set-string', 'config.READINESS_PROBE_PORT=9100'])
+t.test('the ServiceMonitor / PodMonitor scrape /metrics on the port of READINESS_PROBE_PORT', { skip }, async (t) => {
+  const objects = await helmTemplate(['--set', 'serviceMonitor.enabled=true', '--set', 'podMonitor.enabled=true', '--set-string', 'config.READINESS_PROBE_PORT=9100'])
   const monitor = objects.find((object) => object.kind === 'ServiceMonitor') as Any
   const service = objects.find((object) => object.kind === 'Service') as Any
   const container = (objects.find((object) => object.kind === 'Deployment') as Any).spec.template.spec.containers[0]
@@ -138,7 +147,11 @@ t.test('the ServiceMonitor scrapes /metrics on the Service port of READINESS_PRO
   t.match(container.ports.find((port: Any) => port.name === 'http-ops'), { containerPort: 9100 })
   t.equal(container.readinessProbe.httpGet.port, 'http-ops')
   t.equal(podEnv(objects).env.READINESS_PROBE_PORT, '9100')
-  t.notOk((await helmTemplate()).some((object) => object.kind === 'ServiceMonitor'), 'off by default (needs the Prometheus Operator)')
+  const podMonitor = objects.find((object) => object.kind === 'PodMonitor') as Any
+  t.match(podMonitor.spec.podMetricsEndpoints, [{ port: 'http-ops', path: '/metrics' }])
+  const deployment = objects.find((object) => object.kind === 'Deployment') as Any
+  t.match(deployment.spec.template.metadata.labels, podMonitor.spec.selector.matchLabels, 'it selects the pods')
+  t.notOk((await helmTemplate()).some((object) => /Monitor$/.test(object.kind)), 'off by default (they need the Prometheus Operator)')
 })
 
 t.test('values.schema.json refuses a wrong value at install time, naming it', { skip }, async (t) => {
@@ -152,6 +165,7 @@ t.test('values.schema.json refuses a wrong value at install time, naming it', { 
     [['--set', 'kubeflow.extAuthz.timeout=soon'], /kubeflow\.extAuthz\.timeout|\/kubeflow\/extAuthz\/timeout/],
     [['--set', 'extraIssuers[0].emailDomains=some'], /extraIssuers/],
     [['--set', 'serviceMonitr.enabled=true'], /serviceMonitr/],
+    [['--set', 'config.KUBERNETES_TOKENS=true'], /set kubernetesTokens\.enabled instead/],
   ]
   for (const [values, names] of cases) {
     const result = await helm(['template', 'authservice', CHART, '--namespace', NAMESPACE, ...values])
@@ -159,6 +173,10 @@ t.test('values.schema.json refuses a wrong value at install time, naming it', { 
     t.match(result.stderr, /schema/i, `${values.join(' ')}: by values.schema.json`)
     t.match(result.stderr, names, `${values.join(' ')}: the message names the value`)
   }
+  const unquoted = mkdtempSync(join(tmpdir(), 'authservice-helm-'))
+  t.teardown(() => rmSync(unquoted, { recursive: true, force: true }))
+  writeFileSync(join(unquoted, 'values.yaml'), 'kubeflow:\n  wiring: 1.9\n')
+  t.ok((await helmTemplate(['--values', join(unquoted, 'values.yaml')])).some((object) => object.kind === 'AuthorizationPolicy'), 'an unquoted 1.9 in a values file is 1.9 too')
   const redisWithoutAddress = await helm(['template', 'authservice', CHART, '--set', 'sessionStore.type=redis'])
   t.not(redisWithoutAddress.code, 0)
   t.match(redisWithoutAddress.stderr, /redis\.address/, 'redis without an address or the in-cluster Redis is refused')
