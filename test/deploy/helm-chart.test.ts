@@ -211,11 +211,13 @@ async function notedExtensionProviders(values: string[]): Promise<Array<{ name: 
 t.test('NOTES.txt says how to check the install and, for >= 1.9, prints mesh.yaml\'s extension providers', { skip: skipUnlessPeers('helm') }, async (t) => {
   const mesh = parseYaml(readFileSync(join(DEPLOY, 'components', 'istio-ext-authz', 'mesh-config', 'mesh.yaml'), 'utf8')) as { extensionProviders: unknown[] }
   t.same(await notedExtensionProviders(preset('values-kubeflow.yaml')), mesh.extensionProviders, 'the entries to add to istio-system/istio')
+  t.same(await notedExtensionProviders([]), mesh.extensionProviders, 'without a wiring too (the first step of a staged install)')
   const defaults = await helmNotes()
   t.match(defaults, /rollout status deployment\/authservice/)
   t.match(defaults, /\/readyz/)
-  t.notMatch(defaults, /extensionProviders/)
-  t.match(await helmNotes(preset('values-kubeflow-1.8.yaml')), /EnvoyFilter istio-system\/authn-filter/)
+  const legacy = await helmNotes(preset('values-kubeflow-1.8.yaml'))
+  t.match(legacy, /EnvoyFilter istio-system\/authn-filter/)
+  t.notMatch(legacy, /extensionProviders/, 'Kubeflow 1.8 needs no mesh entry')
 })
 
 t.test('values-kubeflow-1.8.yaml: the rendered EnvoyFilter, verbatim, through real Envoy', { skip: skipUnlessPeers('helm', 'dex', 'envoy') }, async (t) => {
