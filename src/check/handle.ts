@@ -8,6 +8,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Clock } from '../clock.js'
 import type { Config } from '../config/types.js'
 import type { FlowRequest, LoginHandlers, LoginResult } from '../login/handlers.js'
+import { createAllowGate, type AllowLine } from '../log/allow-sampling.js'
 import type { Metrics } from '../ops/metrics.js'
 import { parseCookies } from '../session/cookies.js'
 import { clearSessionCookies, writeSessionCookies } from '../session/session-cookie.js'
@@ -142,6 +143,9 @@ export function createReplayer(options: Omit<HandleOptions, 'metrics' | 'logger'
   }
 }
 
+/** Every answer other than an allow is logged at info, whatever LOG_ALLOW_DECISIONS says. */
+const ALWAYS: AllowLine = { level: 'info' }
+
 export function createHandler(options: HandleOptions): (request: CheckRequest) => Promise<HandledCheck> {
   const run = createRun(options)
   // The decision line holds only fields built here (outcome, reason, codes, user, request kind,
@@ -150,6 +154,7 @@ export function createHandler(options: HandleOptions): (request: CheckRequest) =
   // -- --profile). Every other line keeps REDACTED_PATHS.
   const decisionLog = options.logger.child({}, { redact: [] })
   const warn = (error: unknown) => options.logger.warn({ err: error }, 'renewed session not sent back')
+  const allowLine = createAllowGate(options.config.logAllowDecisions)
 
   return async (request) => {
     const started = process.hrtime.bigint()
@@ -160,8 +165,11 @@ export function createHandler(options: HandleOptions): (request: CheckRequest) =
     // An allowed or forbidden identity may note what was set aside in it (a group name that cannot be a header).
     const codes = 'codes' in verdict ? verdict.codes : 'identity' in verdict ? verdict.identity.codes : undefined
     const user = 'identity' in verdict ? verdict.identity.userId : 'user' in verdict ? verdict.user : undefined
+    // Allows (and skip paths) as LOG_ALLOW_DECISIONS says; every other answer always.
+    const line = verdict.outcome === 'allow' || verdict.outcome === 'skip' ? allowLine() : ALWAYS
+    if (line === undefined) return { reply, outcome: verdict.outcome, reason: verdict.reason }
     // pino leaves out fields that are undefined.
-    decisionLog.info(
+    decisionLog[line.level](
       {
         outcome: verdict.outcome,
         reason: verdict.reason,
@@ -174,6 +182,7 @@ export function createHandler(options: HandleOptions): (request: CheckRequest) =
         method: request.method,
         path,
         ms: Math.round(seconds * 1e5) / 100,
+        sampled: line.sampled,
       },
       'decision',
     )

@@ -202,6 +202,7 @@ export function loadConfig(env: Env, readFile: ReadFile): LoadedConfig {
     webServerPort: withDefault(VARS.WEB_SERVER_PORT),
     grpcPort: optional(VARS.GRPC_PORT),
     logLevel: withDefault(VARS.LOG_LEVEL),
+    logAllowDecisions: withDefault(VARS.LOG_ALLOW_DECISIONS),
   }
 
   problems.push(...crossProblems(config), ...redisProblems(config, env), ...publishedSecretProblems(config))

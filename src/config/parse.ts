@@ -5,7 +5,7 @@
  * regexp and issuer-rules parsers (never used on secrets) repeat any input, so a secret cannot leak
  * through a problem. The loader prefixes each problem or warning with the variable's name.
  */
-import type { ExtraIssuerEntry, ExtraIssuerRules, SameSite, UserIdTransformer } from './types.js'
+import type { AllowLogging, ExtraIssuerEntry, ExtraIssuerRules, SameSite, UserIdTransformer } from './types.js'
 
 export type Parsed<T> =
   | { readonly ok: true; readonly value: T; readonly warning?: string | undefined }
@@ -40,6 +40,15 @@ export function integer(min: number, max = Number.MAX_SAFE_INTEGER): Parser<numb
     // `+ 0` turns -0 into 0.
     return /^[+-]?\d+$/.test(value) && n >= min && n <= max ? ok(n + 0) : fail(expected)
   }
+}
+
+/** LOG_ALLOW_DECISIONS: `all`, `debug` or `1-in-N` (N from 2 to 1,000,000). */
+export const allowLogging: Parser<AllowLogging> = (value) => {
+  const word = value.trim().toLowerCase()
+  if (word === 'all' || word === 'debug') return ok({ mode: word })
+  const every = /^1-in-(\d{1,7})$/.exec(word)?.[1]
+  const n = Number(every)
+  return every !== undefined && n >= 2 && n <= 1_000_000 ? ok({ mode: 'sample', every: n }) : fail('must be all, debug or 1-in-N (N from 2 to 1000000)')
 }
 
 /** Case-insensitive choice among fixed words; `aliases` maps every accepted spelling to its value. */

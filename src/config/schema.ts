@@ -222,6 +222,8 @@ export const VARS = {
     'Port of oidc-authservice\'s web server, accepted for compatibility.'),
   LOG_LEVEL: v('LOG_LEVEL', 'info', logLevel,
     'Log level: fatal, error, warn, info, debug, trace or silent (case-insensitive).'),
+  LOG_ALLOW_DECISIONS: v('LOG_ALLOW_DECISIONS', 'all', p.allowLogging,
+    'Which allowed decisions are logged: all (each at info), debug (at debug level only), or 1-in-N (one allow in N at info, with sampled: N). Every deny, login redirect and unavailable answer is always logged.'),
 
   // --- Legacy values Kubeflow's params.env still sets; oidc-authservice e236439 ignored them too ---
   PORT: v('PORT', undefined, p.text, 'Legacy (Kubeflow params.env); ignored.', { use: 'ignored' }),

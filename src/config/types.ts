@@ -38,6 +38,8 @@ export interface ExtraIssuer extends ExtraIssuerEntry {
 export type SameSite = 'Lax' | 'Strict' | 'None'
 export type SecureCookies = 'auto' | 'true' | 'false'
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+/** LOG_ALLOW_DECISIONS: every allow at info, allows at debug only, or one allow in `every` at info. */
+export type AllowLogging = { readonly mode: 'all' } | { readonly mode: 'debug' } | { readonly mode: 'sample'; readonly every: number }
 
 export interface Config {
   // --- OIDC provider and client ---
@@ -148,6 +150,7 @@ export interface Config {
   /** GRPC_PORT: the gRPC ext_authz server; undefined = off. */
   readonly grpcPort: number | undefined
   readonly logLevel: LogLevel // LOG_LEVEL (info)
+  readonly logAllowDecisions: AllowLogging // LOG_ALLOW_DECISIONS (all)
 }
 
 /** How Kubernetes service-account tokens are accepted (KUBERNETES_TOKENS=true). */

@@ -31,14 +31,14 @@ const LOGIN: Decision = { outcome: 'login', kind: 'navigation', reason: 'LOGIN_R
 const stubAnswer = (status: 201 | 302 | 401): LoginAnswer =>
   status === 302 ? { kind: 'redirect', location: '/stub', cookies: [] } : status === 201 ? { kind: 'logged-out', afterLogoutUrl: '/', cookies: [] } : { kind: 'signed-out' }
 
-function harness(options: { config?: Partial<Config>; result?: Partial<CheckResult> } = {}) {
+function harness(options: { config?: Partial<Config>; result?: Partial<CheckResult>; logLevel?: string } = {}) {
   const cfg = config(options.config)
   const checks: CheckRequest[] = []
   const checkOptions: Array<CheckOptions | undefined> = []
   const calls: Array<{ handler: string; request?: FlowRequest; cookies?: readonly string[] }> = []
   const observed: Array<{ outcome: string; reason: string; seconds: number }> = []
   let raw = ''
-  const logger = createLogger('info', new Writable({ write: (chunk: Buffer, _encoding, done) => ((raw += chunk.toString()), done()) }))
+  const logger = createLogger(options.logLevel ?? 'info', new Writable({ write: (chunk: Buffer, _encoding, done) => ((raw += chunk.toString()), done()) }))
   const login: LoginHandlers = {
     async start(request, extraCookies = []) {
       calls.push({ handler: 'start', request, cookies: extraCookies })
@@ -214,6 +214,32 @@ t.test('the log line names the refused codes, and no user when there is none', a
   t.same(line!.codes, ['ERR_REFRESH_REJECTED'])
   t.notOk('user' in line!)
   t.same([line!.outcome, line!.reason], ['login', 'LOGIN_REQUIRED'])
+})
+
+t.test('LOG_ALLOW_DECISIONS=1-in-N writes the first allow and every N-th after it, marked sampled; metrics count them all', async (t) => {
+  const h = harness({ config: { logAllowDecisions: { mode: 'sample', every: 3 } } })
+  for (let i = 0; i < 7; i++) await h.handle(get(`/jupyter/${i}`))
+  t.same(
+    h.lines().map((line) => [line.outcome, line.path, line.sampled]),
+    [['allow', '/jupyter/', 3], ['allow', '/jupyter/', 3], ['allow', '/jupyter/', 3]],
+    'allows 1, 4 and 7 of 7',
+  )
+  t.equal(h.observed.length, 7, 'every allow is still counted')
+})
+
+t.test('LOG_ALLOW_DECISIONS never thins out what is not an allow: every login redirect is written', async (t) => {
+  const h = harness({ config: { logAllowDecisions: { mode: 'sample', every: 3 } }, result: { decision: LOGIN, path: '/' } })
+  for (let i = 0; i < 4; i++) await h.handle(get('/'))
+  t.same(h.lines().map((line) => [line.outcome, 'sampled' in line]), Array(4).fill(['login', false]))
+})
+
+t.test('LOG_ALLOW_DECISIONS=debug writes allows at debug level only', async (t) => {
+  const quiet = harness({ config: { logAllowDecisions: { mode: 'debug' } } })
+  await quiet.handle(get('/jupyter/'))
+  t.same(quiet.lines(), [], 'nothing at LOG_LEVEL=info')
+  const verbose = harness({ config: { logAllowDecisions: { mode: 'debug' } }, logLevel: 'debug' })
+  await verbose.handle(get('/jupyter/'))
+  t.match(verbose.lines(), [{ level: 20, msg: 'decision', outcome: 'allow' }], 'at LOG_LEVEL=debug, a debug line')
 })
 
 t.test('an endpoint\'s log line has its outcome, its user and the path without the OAuth code', async (t) => {

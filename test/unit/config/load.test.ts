@@ -96,6 +96,7 @@ t.test("Kubeflow's own settings load, with the oidc-authservice defaults for the
     readinessProbePort: 8081,
     webServerPort: 8082,
     logLevel: 'info',
+    logAllowDecisions: { mode: 'all' },
   })
   t.equal(warnings.length, 2, 'PORT and STORE_PATH are tolerated silently')
   t.match(warnings[0], /^OIDC_PROVIDER: uses plain http/)
@@ -457,6 +458,12 @@ t.test("SET_XAUTHREQUEST (oauth2-proxy's X-Auth-Request-* headers) is off by def
   t.equal(load({ SET_XAUTHREQUEST: 'true' }).config.setXAuthRequest, true)
   t.equal(load({ SET_XAUTHREQUEST: '' }).config.setXAuthRequest, false)
   t.same(problemsOf(t, { ...BASE, SET_XAUTHREQUEST: 'yes please' }), ['SET_XAUTHREQUEST: must be a boolean (true/false, t/f, 1/0)'])
+})
+
+t.test('LOG_ALLOW_DECISIONS logs every allow by default and names itself when wrong', async (t) => {
+  t.same(load({}).config.logAllowDecisions, { mode: 'all' })
+  t.same(load({ LOG_ALLOW_DECISIONS: '1-in-50' }).config.logAllowDecisions, { mode: 'sample', every: 50 })
+  t.same(problemsOf(t, { ...BASE, LOG_ALLOW_DECISIONS: 'some' }), ['LOG_ALLOW_DECISIONS: must be all, debug or 1-in-N (N from 2 to 1000000)'])
 })
 
 t.test('log levels are case-insensitive and logrus panic means fatal', async (t) => {

@@ -226,3 +226,13 @@ t.test('user id transformers report bad JSON, shape and regexps by rule number',
   t.match(problem, /rule 5: invalid regular expression \(.+\)$/)
   t.notMatch(problem, /rule 1:/)
 })
+
+t.test('LOG_ALLOW_DECISIONS is all, debug or 1-in-N with N from 2 to a million', async (t) => {
+  t.same(valueOf(p.allowLogging('all')), { mode: 'all' })
+  t.same(valueOf(p.allowLogging('DEBUG')), { mode: 'debug' })
+  t.same(valueOf(p.allowLogging('1-in-100')), { mode: 'sample', every: 100 })
+  t.same(valueOf(p.allowLogging('1-in-1000000')), { mode: 'sample', every: 1_000_000 })
+  for (const wrong of ['1-in-1', '1-in-0', '1-in-1000001', '2-in-10', '1-in-', '1/10', 'none', '1-in-1e3']) {
+    t.equal(problemOf(p.allowLogging(wrong)), 'must be all, debug or 1-in-N (N from 2 to 1000000)', wrong)
+  }
+})
