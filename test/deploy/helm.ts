@@ -67,7 +67,7 @@ export function normaliseKustomizeObjects(objects: KubeObject[], chartConfigMaps
   let text = JSON.stringify(objects)
   for (const object of objects) {
     if (object.kind !== 'ConfigMap') continue
-    const bare = chartConfigMaps.find((name) => new RegExp(`^${name}-[a-z0-9]{10}$`).test(object.metadata.name))
+    const bare = chartConfigMaps.find((name) => object.metadata.name.startsWith(`${name}-`) && /^[a-z0-9]{10}$/.test(object.metadata.name.slice(name.length + 1)))
     if (bare) text = text.split(JSON.stringify(object.metadata.name)).join(JSON.stringify(bare))
   }
   return JSON.parse(text) as KubeObject[]
