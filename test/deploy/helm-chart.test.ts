@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parse as parseYaml } from 'yaml'
+import { loadConfig } from '../../src/config/load.js'
 import { extAuthzFilterFromEnvoyFilter } from '../helpers/envoy.js'
 import { peerVersion, skipUnlessPeers } from '../helpers/peer-manifest.js'
 import { CHART, driftBetween, helm, helmNotes, helmTemplate, NAMESPACE } from './helm.js'
@@ -113,12 +114,14 @@ t.test('a drift on either side is caught', { skip }, async (t) => {
   t.same(driftBetween(chart, kustomize.filter((object) => object.kind !== 'PodDisruptionBudget')).map((d) => d.key), [`PodDisruptionBudget ${NAMESPACE}/authservice`], 'an object only one side has')
 })
 
-t.test('every object of every render validates against its schema', { skip }, async (t) => {
+t.test('every object of every render validates against its schema; the service accepts every rendered configuration', { skip }, async (t) => {
   const everything = [
     '--set', 'sessionStore.type=redis', '--set', 'redis.deploy=true', '--set', 'kubernetesTokens.enabled=true',
     '--set', 'secret.create=true', '--set', 'secret.clientSecret=x', '--set', 'secret.sessionSecrets=y',
     '--set', 'autoscaling.enabled=false', '--set', 'replicaCount=3',
     '--set', 'extraIssuers[0].issuer=https://token.actions.githubusercontent.com', '--set', 'extraIssuers[0].audience=kubeflow',
+    '--set', 'extraIssuers[0].useridClaim=sub', '--set', 'extraIssuers[0].emailDomains=skip',
+    '--set', 'extraIssuers[1].issuer=https://login.partner.example',
   ]
   const renders: Array<[string, string[]]> = [
     ['defaults', []],
@@ -138,8 +141,17 @@ t.test('every object of every render validates against its schema', { skip }, as
   const { env, secretRendered } = podEnv(all)
   t.ok(secretRendered, 'secret.create renders the Secret the pods read')
   t.equal(env.CLIENT_SECRET, 'x')
-  t.equal(env.EXTRA_JWT_ISSUERS, 'https://token.actions.githubusercontent.com=kubeflow')
+  t.equal(env.EXTRA_JWT_ISSUERS, 'https://token.actions.githubusercontent.com=kubeflow,https://login.partner.example')
+  t.same(JSON.parse(env.EXTRA_JWT_ISSUER_RULES!), { 'https://token.actions.githubusercontent.com': { useridClaim: 'sub', emailDomains: 'skip' } })
   t.equal(env.SESSION_STORE_REDIS_ADDR, 'authservice-redis.istio-system.svc.cluster.local:6379')
+  const noFiles = (path: string): string => {
+    throw Object.assign(new Error(`no file ${path}`), { code: 'ENOENT' })
+  }
+  for (const [label, values] of renders) {
+    const rendered = podEnv(await helmTemplate(values)).env
+    const loaded = loadConfig({ ...rendered, CLIENT_SECRET: 'a-client-secret-of-this-test', SESSION_SECRETS: Buffer.alloc(32, 7).toString('base64') }, noFiles)
+    t.ok(loaded.config, `${label}: the service accepts the rendered configuration`)
+  }
 })
 
 t.test('image: repository:tag (appVersion by default), the digest wins', { skip }, async (t) => {
