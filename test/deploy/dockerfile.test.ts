@@ -143,7 +143,7 @@ t.test('the Dockerfile: multi-stage, production dependencies only, distroless no
   t.equal(preStop[0], '/nodejs/bin/node', "preStop runs the distroless image's node: there is no shell or sleep")
 
   const ignored = dockerignore(readFileSync(join(REPO, '.dockerignore'), 'utf8'))
-  for (const path of ['node_modules', 'dist', '.git', 'test', 'dev', 'deploy', 'README.md', '.tap']) t.ok(ignored(path), `.dockerignore keeps ${path} out`)
+  for (const path of ['node_modules', 'dist', '.git', 'test', 'dev', 'deploy', 'charts', 'README.md', '.tap']) t.ok(ignored(path), `.dockerignore keeps ${path} out`)
   for (const path of ['package.json', 'package-lock.json', 'src/server.ts', 'tsconfig.json']) t.notOk(ignored(path), `${path} stays in the context`)
 })
 

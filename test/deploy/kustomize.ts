@@ -37,7 +37,8 @@ export function kustomizationsUnder(folder: string): string[] {
     .sort()
 }
 
-async function run(command: string, args: string[], cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs a tool to completion: its exit code and what it printed. */
+export async function runTool(command: string, args: string[], cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
@@ -49,7 +50,7 @@ async function run(command: string, args: string[], cwd?: string): Promise<{ cod
 
 /** `kustomize build <dir>`; throws with kustomize's own words when it fails. */
 export async function kustomizeBuild(dir: string): Promise<string> {
-  const result = await run(installedPeer('kustomize'), ['build', dir])
+  const result = await runTool(installedPeer('kustomize'), ['build', dir])
   if (result.code !== 0) throw new Error(`kustomize build ${dir} failed:\n${result.stderr}`)
   return result.stdout
 }
@@ -218,7 +219,7 @@ export async function typecheckObjects(objects: Array<{ label: string; object: K
       }),
     )
     const tsc = require.resolve('typescript/bin/tsc')
-    const result = await run(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json'), '--pretty', 'false'], dir)
+    const result = await runTool(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json'), '--pretty', 'false'], dir)
     if (result.code === 0) return ''
     // Each error names a line of objects.ts: point it at the object it belongs to.
     const source = readFileSync(join(dir, 'src', 'objects.ts'), 'utf8').split('\n')

