@@ -20,7 +20,9 @@ export interface CheckRouteOptions {
  * has already refused control characters, so every octet is field-value text or obs-text, RFC 9110 §5.5.)
  */
 export function utf8Octets(value: string): string {
-  return Buffer.from(value, 'utf8').toString('latin1')
+  // Nearly every value is ASCII (a user id, the forwarded 1 KB ID token), and ASCII is its own UTF-8:
+  // counting its bytes natively is cheaper than copying the value through a Buffer on every allow.
+  return Buffer.byteLength(value, 'utf8') === value.length ? value : Buffer.from(value, 'utf8').toString('latin1')
 }
 
 /** Writes a CheckReply as Envoy's HTTP ext_authz service expects it (envoy-ext-authz.md §1.2). */
