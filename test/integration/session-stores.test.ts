@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto'
 import { Redis as RedisClient } from 'ioredis'
 import t from 'tap'
+import { NO_REDIS } from '../fixtures/config.js'
 import { createCookieStore } from '../../src/session/cookie-store.js'
 import { createSessionStore } from '../../src/session/create-store.js'
 import { createRedisStore } from '../../src/session/redis-store.js'
@@ -39,16 +40,10 @@ t.test('redis store, Redis with a password', { skip: skipUnlessPeers('redis') },
     sessionStoreType: 'redis' as const,
     sessionSecrets: [],
     clientSecret: 'kubeflow-client-secret',
+    ...NO_REDIS,
     redisAddr: redis.address,
     redisPassword: password,
     redisDb: 1,
-    redisSentinelMasterName: undefined,
-    redisSentinelAddrs: [],
-    redisSentinelPassword: undefined,
-    redisClusterAddrs: [],
-    redisUsername: undefined,
-    redisTls: false,
-    redisCaBundle: undefined,
     sessionMaxAgeSeconds: 86_400,
   }
   const store = createSessionStore(config)

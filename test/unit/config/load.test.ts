@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { loadConfig, type Env } from '../../../src/config/load.js'
 import { ConfigError } from '../../../src/errors.js'
-import { kubeflowParams } from '../../fixtures/config.js'
+import { kubeflowParams, NO_REDIS } from '../../fixtures/config.js'
 
 const SECRET = 'client-secret-value-never-printed'
 const BASE: Env = { OIDC_PROVIDER: 'https://idp.example.com', CLIENT_ID: 'kubeflow-oidc-authservice', CLIENT_SECRET: SECRET }
@@ -80,16 +80,8 @@ t.test("Kubeflow's own settings load, with the oidc-authservice defaults for the
     secureCookies: 'auto',
     sessionStoreType: 'cookie',
     sessionSecrets: [],
-    redisAddr: undefined,
-    redisPassword: undefined,
-    redisDb: 0,
-    redisSentinelMasterName: undefined,
-    redisSentinelAddrs: [],
-    redisSentinelPassword: undefined,
-    redisClusterAddrs: [],
-    redisUsername: undefined,
-    redisTls: false,
-    redisCaBundle: undefined,
+    // test/fixtures/config.ts NO_REDIS is what the loader makes of no Redis setting: held to it here.
+    ...NO_REDIS,
     serverHostname: '',
     readinessProbeHostname: '',
     serverPort: 8080,

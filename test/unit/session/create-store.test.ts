@@ -1,5 +1,6 @@
 /** createSessionStore: the store named by SESSION_STORE_TYPE, keyed from the configured secrets. */
 import t from 'tap'
+import { NO_REDIS } from '../../fixtures/config.js'
 import { createSessionStore, type SessionStoreConfig } from '../../../src/session/create-store.js'
 import { createCookieStore } from '../../../src/session/cookie-store.js'
 import { deriveKeys } from '../../../src/session/keys.js'
@@ -11,16 +12,7 @@ const base: SessionStoreConfig = {
   sessionStoreType: 'cookie',
   sessionSecrets: [],
   clientSecret: 'kubeflow-client-secret',
-  redisAddr: undefined,
-  redisPassword: undefined,
-  redisDb: 0,
-  redisSentinelMasterName: undefined,
-  redisSentinelAddrs: [],
-  redisSentinelPassword: undefined,
-  redisClusterAddrs: [],
-  redisUsername: undefined,
-  redisTls: false,
-  redisCaBundle: undefined,
+  ...NO_REDIS,
   sessionMaxAgeSeconds: 86_400,
 }
 

@@ -7,6 +7,7 @@
 import { EventEmitter } from 'node:events'
 import { rootCertificates } from 'node:tls'
 import t, { type Test } from 'tap'
+import { NO_REDIS } from '../../fixtures/config.js'
 import type { RedisConnectionOptions } from '../../../src/session/redis-connection.js'
 
 /** Records how ioredis was called. */
@@ -111,18 +112,7 @@ t.test('connection errors are reported, and without a hook never crash the proce
   t.doesNotThrow(() => silent.client.emit('error', new Error('connect ECONNREFUSED')))
 })
 
-const SETTINGS = {
-  redisAddr: undefined,
-  redisPassword: undefined,
-  redisDb: 0,
-  redisSentinelMasterName: undefined,
-  redisSentinelAddrs: [],
-  redisSentinelPassword: undefined,
-  redisClusterAddrs: [],
-  redisUsername: undefined,
-  redisTls: false,
-  redisCaBundle: undefined,
-}
+const SETTINGS = NO_REDIS // no address yet: each case sets its own
 
 t.test('redisConnectionOptions: the SESSION_STORE_REDIS_* settings as connection options', async (t) => {
   const { redisConnectionOptions } = await import('../../../src/session/redis-connection.js')
