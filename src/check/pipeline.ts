@@ -109,6 +109,21 @@ const SERVICE_RUN: CheckOptions = { dryRun: false, trace: false }
  * refused credential does not stop the others (an application's stale cookie must not hide a valid
  * token); an unreachable session store does, since every later answer would be a guess.
  */
+/**
+ * The credential a source read, by source and fingerprint. The fingerprint (a SHA-256 of the whole
+ * credential) is computed when first read: a decision line that LOG_ALLOW_DECISIONS leaves out never
+ * hashes it. The credential stays in the closure, never a property of the result.
+ */
+function presentedBy(source: SourceName, credential: string): PresentedCredential {
+  let fingerprint: string | undefined
+  return {
+    source,
+    get fingerprint() {
+      return (fingerprint ??= credentialFingerprint(credential))
+    },
+  }
+}
+
 async function authenticate(sources: readonly CredentialSource[], request: { headers: CheckRequest['headers']; cookies: Record<string, string | undefined> }, options: CheckOptions): Promise<Authenticated> {
   const establishOptions = { dryRun: options.dryRun === true }
   const trace: SourceStep[] | undefined = options.trace ? [] : undefined
@@ -126,10 +141,10 @@ async function authenticate(sources: readonly CredentialSource[], request: { hea
     }
     if (result.status === 'valid') {
       const credential: CredentialOutcome = { status: 'valid', identity: result.identity, via: source.name }
-      const presented = { source: source.name, fingerprint: credentialFingerprint(carried) }
+      const presented = presentedBy(source.name, carried)
       return result.renewed ? { credential, renewed: result.renewed, presented, trace } : { credential, presented, trace }
     }
-    first ??= { source: source.name, fingerprint: credentialFingerprint(carried) }
+    first ??= presentedBy(source.name, carried)
     if (result.status === 'unavailable') {
       if (result.what === 'session-store') return { credential: { status: 'unavailable', what: 'session-store' }, presented: first, trace }
       providerUnavailable = true

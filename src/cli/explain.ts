@@ -26,6 +26,7 @@ export interface ExplainIo {
   readonly readFile: ReadFile
   readonly fetch: Fetch
   readonly clock: Clock
+  /** How to reach the Kubernetes API as this pod, when in a cluster (service-account tokens). */
   readonly kubernetes?: KubernetesCredentials
   out(text: string): void
   err(text: string): void

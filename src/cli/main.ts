@@ -4,29 +4,16 @@
  * their exit code — 0 done, 1 the command failed, 2 a usage error (unknown command or argument).
  * Everything outside (environment, files, network, terminal) comes in through CliIo.
  */
-import type { Clock } from '../clock.js'
-import type { Env, ReadFile } from '../config/load.js'
-import type { Fetch } from '../oidc/fetch.js'
-import type { KubernetesCredentials } from '../service.js'
 import { checkConfig } from './check-config.js'
-import { explainCommand } from './explain.js'
+import { explainCommand, type ExplainIo } from './explain.js'
 import { hashPassword } from './hash-password.js'
 import { explainUsage, helpText, usage } from './help.js'
 
-export interface CliIo {
-  readonly env: Env
-  readonly readFile: ReadFile
-  readonly fetch: Fetch
+/** What explain needs from outside (environment, files, network, clock, streams), and what the other commands add. */
+export interface CliIo extends Omit<ExplainIo, 'startTimeoutMs'> {
   readonly version: string
-  readonly clock: Clock
-  /** How to reach the Kubernetes API as this pod, when in a cluster (explain: service-account tokens). */
-  readonly kubernetes?: KubernetesCredentials
-  out(text: string): void
-  err(text: string): void
   /** The first line of standard input (after `prompt` on a terminal), without its line ending. */
   readLine(prompt: string): Promise<string>
-  /** All of standard input. */
-  readStdin(): Promise<string>
 }
 
 export type CliOutcome = 'serve' | number

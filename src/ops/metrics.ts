@@ -55,6 +55,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics & KeySetMet
   if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry })
   const counter = <Label extends string>(name: string, help: string, labelNames: readonly Label[]) =>
     new Counter({ name, help, labelNames, registers: [registry] })
+  /** A gauge read when Prometheus scrapes: nothing on the hot path. */
+  const scrapedGauge = (name: string, help: string, read: () => number) =>
+    new Gauge({ name, help, registers: [registry], collect() { this.set(read()) } })
   const decisions = counter('authservice_decisions_total', 'Check decisions by outcome (allow, skip, unauthenticated, forbidden, unavailable) and reason.', ['outcome', 'reason'])
   const duration = new Histogram({
     name: 'authservice_decision_duration_seconds',
@@ -65,24 +68,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics & KeySetMet
   })
   // A plain number on the hot path, read at scrape time.
   let inFlight = 0
-  new Gauge({
-    name: 'authservice_checks_in_flight',
-    help: 'Checks being decided right now.',
-    registers: [registry],
-    collect() {
-      this.set(inFlight)
-    },
-  })
+  scrapedGauge('authservice_checks_in_flight', 'Checks being decided right now.', () => inFlight)
   const ready = options.ready
   if (ready) {
-    new Gauge({
-      name: 'authservice_ready',
-      help: 'Whether the service is ready (1: keys of the identity provider loaded, as /readyz says; 0: not).',
-      registers: [registry],
-      collect() {
-        this.set(ready() ? 1 : 0)
-      },
-    })
+    scrapedGauge('authservice_ready', 'Whether the service is ready (1: keys of the identity provider loaded, as /readyz says; 0: not).', () => ready() ? 1 : 0)
   }
   const keyFetches = counter('authservice_jwks_refreshes_total', "Fetches of an issuer's signing keys (JWKS), by issuer and result (ok, failed).", ['issuer', 'result'])
   const keysReplaced = counter('authservice_jwks_key_changes_total', 'Signing keys an issuer replaced under a kid already in use (its tokens left the cache), by issuer.', ['issuer'])
@@ -95,14 +84,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics & KeySetMet
   const refreshes = counter('authservice_session_refreshes_total', "Sessions renewed at the identity provider with their refresh token, by result (ok, rejected: the session ended, failed: kept for now).", ['result'])
   const cache = options.tokenCache
   if (cache) {
-    new Gauge({
-      name: 'authservice_token_cache_entries',
-      help: 'Verified tokens held in the cache.',
-      registers: [registry],
-      collect() {
-        this.set(cache.size())
-      },
-    })
+    scrapedGauge('authservice_token_cache_entries', 'Verified tokens held in the cache.', () => cache.size())
     new Counter({
       name: 'authservice_token_cache_lookups_total',
       help: 'Verified-token cache lookups by result (hit, miss).',
