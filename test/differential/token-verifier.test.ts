@@ -233,7 +233,10 @@ function signatureOf(alg: string, key: PoolKey, secret: Buffer, input: Buffer): 
   if (alg === 'none' || alg === '') return Buffer.alloc(0)
   if (alg === 'HS256') return createHmac('sha256', secret).update(input).digest()
   if (alg.startsWith('RS') && type === 'rsa') return sign(digest as string, input, key.privateKey)
-  if (alg.startsWith('PS') && type === 'rsa') {
+  // PS512 with its 64-byte salt needs a modulus of at least 1040 bits (RFC 8017 §9.1.1): a 1024-bit
+  // key cannot make one ("data too large for key size") and falls through to its own algorithm.
+  const pssFits = (key.privateKey.asymmetricKeyDetails?.modulusLength ?? 0) >= 8 * (2 * Number(alg.slice(2)) / 8 + 2)
+  if (alg.startsWith('PS') && type === 'rsa' && pssFits) {
     return sign(digest as string, input, { key: key.privateKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST })
   }
   if (alg.startsWith('ES') && type === 'ec') return sign(digest as string, input, { key: key.privateKey, dsaEncoding: 'ieee-p1363' })
