@@ -17,13 +17,14 @@ import { deriveKeys } from './session/keys.js'
 import { createSessionAuthenticator } from './session/session-auth.js'
 import type { SessionStore } from './session/store.js'
 import type { Clock } from './clock.js'
+import { lastValueSha256 } from './digest.js'
 import type { Config } from './config/types.js'
 import { createFetchWithCa, type Fetch } from './oidc/fetch.js'
 import { observedFetch } from './oidc/observed-fetch.js'
 import { createIssuer, type Issuer } from './oidc/issuer.js'
 import { createCachingVerifier } from './oidc/token-cache.js'
 import { createTokenReviewer } from './oidc/token-review.js'
-import { createTokenVerifier, type TokenVerifierOptions } from './oidc/token-verifier.js'
+import { createTokenVerifier, type TokenVerifierOptions, type VerificationCounts } from './oidc/token-verifier.js'
 import type { SourcesDependencies } from './credentials/sources.js'
 import { createMetrics, type Metrics } from './ops/metrics.js'
 
@@ -76,8 +77,13 @@ export interface Service {
 
 export function createService(config: Config, deps: ServiceDependencies): Service {
   // The token cache and readiness are read at scrape time only, after `verifier` and `isReady` below exist.
+  // One SHA-256 of a bearer token for the cache key and the decision line's fingerprint (digest.ts).
+  const digest = lastValueSha256()
+  // Shared by every token verifier below (bearer, Kubernetes, login), counted on the hot path as plain numbers.
+  const verification: VerificationCounts = { keyLookups: 0, signatureChecks: 0 }
   const metrics = createMetrics({
     tokenCache: { size: () => verifier.stats.size(), hits: () => verifier.stats.hits(), misses: () => verifier.stats.misses() },
+    verification,
     ready: () => isReady(),
   })
   // Every call to a provider, the API server included, is counted by endpoint and result here.
@@ -116,7 +122,7 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
     // A bare issuer takes AUDIENCES, as oidc-authservice's TokenReview did.
     audience: extra.audience === '' ? config.audiences : extra.audience,
   }))
-  const verifying = { algorithms: config.jwtAlgorithms, clockSkewSeconds: config.clockSkewSeconds, maxTokenBytes: config.maxTokenBytes, clock: deps.clock }
+  const verifying = { algorithms: config.jwtAlgorithms, clockSkewSeconds: config.clockSkewSeconds, maxTokenBytes: config.maxTokenBytes, clock: deps.clock, counts: verification }
   const verifier = createCachingVerifier(
     createTokenVerifier({
       issuers: [
@@ -126,7 +132,7 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
       ],
       ...verifying,
     }),
-    { clock: deps.clock },
+    { clock: deps.clock, digest },
   )
   // ID tokens straight from the token endpoint (callback, refresh): for CLIENT_ID only, and a key the
   // provider replaced is fetched and waited for, so logins keep working right after it re-keys.
@@ -193,6 +199,7 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
   })
   const check = createChecker({
     config,
+    digest,
     verifier,
     sessions,
     providerReady: isReady,

@@ -274,12 +274,26 @@ async function makeSession(issuer, token, secrets, store) {
   return session.id
 }
 
-async function junkValues(issuer) {
-  // alg HS256 over the same claims: a key-confusion attempt, refused before any key lookup.
-  const wrongAlg = await issuer.sign({}, { key: { hmac: 'guess' }, header: { kid: issuer.currentKey().kid } })
-  // Correctly signed, but naming a key the provider never published (refetch at most every 5 s).
-  const unknownKid = await issuer.sign({}, { header: { kid: randomBytes(20).toString('hex') } })
-  return ['not-a-jwt', wrongAlg, unknownKid]
+/**
+ * The junk kinds of issue #17, each a credential the service must refuse before any key lookup or
+ * signature check (the bench smoke test asserts that from the service's counters): one value
+ * each, and the mix cycles through all of them.
+ */
+async function junkKinds(issuer) {
+  const valid = await issuer.sign({ jti: 'bench-junk' })
+  const unsigned = valid.slice(0, valid.lastIndexOf('.') + 1)
+  return [
+    // Not a JWS at all (base64url of "foo"): a session ticket's shape, no session behind it.
+    { kind: 'opaque', title: '`Zm9v`', value: 'Zm9v' },
+    // A real header and claims with the signature cut off (RFC 7515 §7.1: it may not be empty).
+    { kind: 'empty-signature', title: 'JWS with an empty signature', value: unsigned },
+    // alg HS256 over the same claims: a key-confusion attempt (RFC 8725 §3.1).
+    { kind: 'hs256', title: 'HS256 token', value: await issuer.sign({}, { key: { hmac: 'guess' }, header: { kid: issuer.currentKey().kid } }) },
+    // Correctly signed, naming a key the provider never published (refetch at most every 5 s).
+    { kind: 'unknown-kid', title: 'unknown `kid`', value: await issuer.sign({}, { header: { kid: randomBytes(20).toString('hex') } }) },
+    // Three parts, none of them base64url JSON.
+    { kind: 'dots', title: '`x.y.z`', value: 'x.y.z' },
+  ]
 }
 
 // --- runs ---------------------------------------------------------------------------------------
@@ -563,13 +577,13 @@ async function mainRun(opts) {
   const { secrets, issuer, scratch, hitToken } = await prepare(opts)
   const cleanups = [() => issuer.close(), () => rmSync(scratch, { recursive: true, force: true })]
   try {
-    const wanted = (name) => opts.only.length === 0 || opts.only.includes(name)
+    const wanted = (name) => opts.only.length === 0 || opts.only.includes(name) || (name.startsWith('junk-') && opts.only.includes('junk'))
     const missFile = join(scratch, 'miss-tokens.json')
     if (wanted('bearer-miss') || wanted('anchor')) {
       log(`signing ${opts.missTokens} distinct tokens for the cache-miss scenarios`)
       writeFileSync(missFile, JSON.stringify(await distinctTokens(issuer, opts.missTokens)))
     }
-    const junk = await junkValues(issuer)
+    const junk = await junkKinds(issuer)
 
     const baseline = await startBaseline()
     cleanups.push(() => baseline.proc.stop())
@@ -608,12 +622,21 @@ async function mainRun(opts) {
       },
       {
         name: 'junk',
-        title: 'Junk bearer (malformed, HS256, unknown kid)',
+        title: `Junk bearer, the mix (${junk.map((j) => j.title).join(', ')})`,
         kind: 'http',
         expect: 401,
-        request: { method: 'GET', path: '/pipeline/apis/v2beta1/runs', headers: { ...envoyish, accept: 'application/json' }, cycle: { header: 'authorization', prefix: 'Bearer ', values: junk } },
+        request: { method: 'GET', path: '/pipeline/apis/v2beta1/runs', headers: { ...envoyish, accept: 'application/json' }, cycle: { header: 'authorization', prefix: 'Bearer ', values: junk.map((j) => j.value) } },
         target: onService,
       },
+      // Each kind alone, one value repeated (`--only=junk` runs these too).
+      ...junk.map((j) => ({
+        name: `junk-${j.kind}`,
+        title: `Junk bearer: ${j.title}`,
+        kind: 'http',
+        expect: 401,
+        request: { method: 'GET', path: '/pipeline/apis/v2beta1/runs', headers: { ...envoyish, accept: 'application/json', authorization: `Bearer ${j.value}` } },
+        target: onService,
+      })),
       {
         name: 'session-cookie',
         title: 'Session cookie (cookie store)',
@@ -884,8 +907,8 @@ async function profileRun(opts) {
   mkdirSync(dir, { recursive: true })
   const cleanups = [() => issuer.close(), () => rmSync(scratch, { recursive: true, force: true })]
   try {
-    const junk = await junkValues(issuer)
-    const wanted = (name) => opts.only.length === 0 || opts.only.includes(name)
+    const junk = await junkKinds(issuer)
+    const wanted = (name) => opts.only.length === 0 || opts.only.includes(name) || (name.startsWith('junk-') && opts.only.includes('junk'))
     const missFile = join(scratch, 'miss-tokens.json')
     if (wanted('bearer-miss')) {
       log(`signing ${opts.missTokens} distinct tokens for the cache-miss profile`)
@@ -898,8 +921,13 @@ async function profileRun(opts) {
       {
         name: 'junk',
         expect: 401,
-        request: { method: 'GET', path: '/pipeline/apis/v2beta1/runs', headers: { 'x-forwarded-proto': 'http', accept: 'application/json' }, cycle: { header: 'authorization', prefix: 'Bearer ', values: junk } },
+        request: { method: 'GET', path: '/pipeline/apis/v2beta1/runs', headers: { 'x-forwarded-proto': 'http', accept: 'application/json' }, cycle: { header: 'authorization', prefix: 'Bearer ', values: junk.map((j) => j.value) } },
       },
+      ...junk.map((j) => ({
+        name: `junk-${j.kind}`,
+        expect: 401,
+        request: { method: 'GET', path: '/pipeline/apis/v2beta1/runs', headers: { 'x-forwarded-proto': 'http', accept: 'application/json', authorization: `Bearer ${j.value}` } },
+      })),
       {
         name: 'bearer-miss',
         expect: 200,

@@ -9,6 +9,7 @@
  */
 import { decodeJwt, decodeProtectedHeader } from 'jose'
 import type { Config } from '../config/types.js'
+import type { Sha256 } from '../digest.js'
 import type { AuthServiceErrorCode } from '../errors.js'
 import type { CredentialSource, Established, SourceName } from '../credentials/ports.js'
 import { createCredentialSources, type SourcesDependencies } from '../credentials/sources.js'
@@ -89,6 +90,8 @@ export interface CheckOptions {
 export interface CheckerDependencies extends SourcesDependencies {
   readonly config: Config
   readonly providerReady: () => boolean
+  /** The SHA-256 the decision log's fingerprint takes (the service shares the token cache's). */
+  readonly digest?: Sha256
   /** The credential sources; default: the configured ones (credentials/sources.ts). */
   readonly sources?: readonly CredentialSource[]
 }
@@ -114,17 +117,17 @@ const SERVICE_RUN: CheckOptions = { dryRun: false, trace: false }
  * credential) is computed when first read: a decision line that LOG_ALLOW_DECISIONS leaves out never
  * hashes it. The credential stays in the closure, never a property of the result.
  */
-function presentedBy(source: SourceName, credential: string): PresentedCredential {
+function presentedBy(source: SourceName, credential: string, digest: Sha256 | undefined): PresentedCredential {
   let fingerprint: string | undefined
   return {
     source,
     get fingerprint() {
-      return (fingerprint ??= credentialFingerprint(credential))
+      return (fingerprint ??= credentialFingerprint(credential, digest))
     },
   }
 }
 
-async function authenticate(sources: readonly CredentialSource[], request: { headers: CheckRequest['headers']; cookies: Record<string, string | undefined> }, options: CheckOptions): Promise<Authenticated> {
+async function authenticate(sources: readonly CredentialSource[], digest: Sha256 | undefined, request: { headers: CheckRequest['headers']; cookies: Record<string, string | undefined> }, options: CheckOptions): Promise<Authenticated> {
   const establishOptions = { dryRun: options.dryRun === true }
   const trace: SourceStep[] | undefined = options.trace ? [] : undefined
   let codes: AuthServiceErrorCode[] | undefined
@@ -141,10 +144,10 @@ async function authenticate(sources: readonly CredentialSource[], request: { hea
     }
     if (result.status === 'valid') {
       const credential: CredentialOutcome = { status: 'valid', identity: result.identity, via: source.name }
-      const presented = presentedBy(source.name, carried)
+      const presented = presentedBy(source.name, carried, digest)
       return result.renewed ? { credential, renewed: result.renewed, presented, trace } : { credential, presented, trace }
     }
-    first ??= presentedBy(source.name, carried)
+    first ??= presentedBy(source.name, carried, digest)
     if (result.status === 'unavailable') {
       if (result.what === 'session-store') return { credential: { status: 'unavailable', what: 'session-store' }, presented: first, trace }
       providerUnavailable = true
@@ -175,7 +178,7 @@ export function createChecker(deps: CheckerDependencies): (request: CheckRequest
     const skip = rule !== undefined
     const authenticated = skip
       ? options.trace ? { ...NONE, trace: [] } : NONE
-      : await authenticate(sources, { headers: request.headers, cookies: request.cookies ?? parseCookies(request.headers.cookie) }, options)
+      : await authenticate(sources, deps.digest, { headers: request.headers, cookies: request.cookies ?? parseCookies(request.headers.cookie) }, options)
     const decision = decide({ skip, kind, credential: authenticated.credential, providerReady: deps.providerReady() }, policy)
     return {
       decision,

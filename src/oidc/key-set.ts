@@ -53,6 +53,11 @@ export interface KeySet {
    * published under `kid` for `alg` when its material changed, else undefined. Never rejects.
    */
   recheck(kid: string, alg: string, refetch?: Refetch): Promise<VerificationKey | undefined>
+  /**
+   * True when keyFor(kid, …, refetch) would refuse at once: `kid` is not published and no refetch may
+   * start now. Synchronous and cheap, so a verifier can refuse an unknown kid before any other work.
+   */
+  refusesNow(kid: string, refetch?: Refetch): boolean
   /** True once a key set has been loaded (they are kept through later fetch failures). */
   hasKeys(): boolean
   /** Fetches now (used at startup and by readiness); rejects with ProviderUnavailableError. */
@@ -184,6 +189,7 @@ export function createKeySet(options: KeySetOptions): KeySet {
 
   return {
     hasKeys: () => loaded,
+    refusesNow: (kid, refetch = 'rate-limited') => !keys.has(kid) && rateLimited(refetch),
     refresh,
     observe(observer) {
       observers.push(observer)

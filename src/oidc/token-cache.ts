@@ -10,9 +10,10 @@
  * iterator pins every table V8 has rehashed the Map into since, so the heap grew ~80 MiB per
  * million hits (found under `npm run load`, issue #8).
  */
-import { hash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import type { Clock } from '../clock.js'
+import { sha256, type Sha256 } from '../digest.js'
+import { compactJwsDots } from './compact-jws.js'
 import type { TokenVerifier, VerifiedToken } from './token-verifier.js'
 
 export interface TokenCacheStats {
@@ -31,6 +32,8 @@ export interface CachingVerifierOptions {
   maxEntries?: number
   maxTtlMs?: number
   clock: Clock
+  /** The key's SHA-256 (default plain sha256; the service shares one with the decision log's fingerprint). */
+  digest?: Sha256
 }
 
 /**
@@ -55,6 +58,7 @@ export function createCachingVerifier(
   options: CachingVerifierOptions,
 ): CachingVerifier {
   const maxTtlMs = options.maxTtlMs ?? 5 * 60_000
+  const digest = options.digest ?? sha256
   // Expiry is checked here against the injected clock (lru-cache's own TTL reads performance.now()).
   const entries = new LRUCache<string, Entry>({ max: options.maxEntries ?? 10_000 })
   let hits = 0
@@ -71,7 +75,9 @@ export function createCachingVerifier(
       for (const key of stale) entries.delete(key)
     },
     async verify(token) {
-      const key = hash('sha256', token, 'base64url')
+      // Nothing but a compact JWS was ever verified: other junk goes straight to its refusal, unhashed.
+      if (compactJwsDots(token) === undefined) return verifier.verify(token)
+      const key = digest(token)
       const now = options.clock.now()
       const cached = entries.get(key)
       if (cached !== undefined) {

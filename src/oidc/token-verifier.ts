@@ -1,9 +1,12 @@
 /**
  * Verifies a bearer JWT from Dex (OIDC_PROVIDER) or an EXTRA_JWT_ISSUERS issuer.
  *
- * Cheap shape checks run before any cryptography, so junk cannot burn CPU: size, three base64url
- * parts, a JSON header whose `alg` is on the allowlist (never `none`, never HMAC: RFC 8725 §3.1-3.2)
- * with a `kid`, no `crit`, and an `iss` we know. Then the signature (oidc/jws-signature.ts) and the
+ * Cheap checks run first and refuse junk before any key lookup or cryptography (issue #17: a refusal
+ * must cost less than an allow), cheapest first: size, three base64url parts, a header that is a JSON
+ * object (tested by its first and last bytes before JSON.parse, whose exception would cost more than
+ * the whole check), `alg` on the allowlist (never `none`, never HMAC: RFC 8725 §3.1-3.2), no `crit`,
+ * a `kid` some trusted issuer publishes or may still fetch, then the claims' JSON and an `iss` we
+ * know. Only then a key lookup and the signature (oidc/jws-signature.ts), each counted (`counts`), and the
  * claims (RFC 7519 §4.1, OIDC Core §3.1.3.7): exact `iss`, `aud` containing our audience, `azp`
  * equal to it when present, `exp` and `iat` present, `exp`/`nbf`/`iat` within the clock skew, `sub`
  * present.
@@ -17,6 +20,7 @@ import type { JWTPayload } from 'jose'
 import type { Clock } from '../clock.js'
 import { TokenRejectedError } from '../errors.js'
 import type { Issuer } from './issuer.js'
+import { compactJwsDots } from './compact-jws.js'
 import { hasValidSignature, keyFitsAlgorithm } from './jws-signature.js'
 import type { Refetch, VerificationKey } from './key-set.js'
 
@@ -49,6 +53,17 @@ export interface TrustedIssuer {
   readonly legacyServiceAccount?: boolean
 }
 
+/**
+ * How often verification reached its costly steps: plain numbers on the hot path, read when
+ * Prometheus scrapes (ops/metrics.ts). Owned by whoever creates the verifiers; several may share one.
+ */
+export interface VerificationCounts {
+  /** A key resolved for a token (a kid some issuer publishes, or a refetch the rules allowed). */
+  keyLookups: number
+  /** Signatures checked with node:crypto. */
+  signatureChecks: number
+}
+
 export interface TokenVerifierOptions {
   issuers: readonly TrustedIssuer[]
   algorithms: readonly string[]
@@ -65,19 +80,37 @@ export interface TokenVerifierOptions {
    * after the provider re-keys.
    */
   keyRefetch?: Refetch
+  counts?: VerificationCounts
 }
 
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+/** The base64url alphabet without padding (RFC 7515 §2, RFC 4648 §5), checked part by part as each is needed. */
+const BASE64URL = /^[A-Za-z0-9_-]*$/
 
 const reject = (code: ConstructorParameters<typeof TokenRejectedError>[0], message: string, claim?: string) =>
   TokenRejectedError.refusal(code, message, claim === undefined ? undefined : { claim })
 
+/** JSON's insignificant whitespace (RFC 8259 §2): space, tab, line feed, carriage return. */
+const isJsonSpace = (byte: number | undefined) => byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d
+
+/**
+ * True when `bytes` may be a JSON object: `{` and `}` are its first and last bytes besides
+ * whitespace. Refuses most junk without JSON.parse, whose SyntaxError (a stack captured per throw)
+ * made `x.y.z` the dearest refusal of all: ~2.5× a cached valid token (npm run bench, issue #17).
+ */
+function bracesAnObject(bytes: Buffer): boolean {
+  let first = 0
+  let last = bytes.length - 1
+  while (isJsonSpace(bytes[first])) first++
+  while (last > first && isJsonSpace(bytes[last])) last--
+  return last > first && bytes[first] === 0x7b && bytes[last] === 0x7d
+}
+
 /** A base64url part as a JSON object; its bytes must be UTF-8 (RFC 7515 §5.2, as jose decodes them), with no byte-order mark. */
 function decodeJson(part: string): Record<string, unknown> {
+  const bytes = Buffer.from(part, 'base64url')
+  if (!bracesAnObject(bytes) || !isUtf8(bytes)) throw reject('ERR_TOKEN_MALFORMED', 'token is not a JWT')
   let value: unknown
   try {
-    const bytes = Buffer.from(part, 'base64url')
-    if (!isUtf8(bytes)) throw new TypeError('not UTF-8')
     value = JSON.parse(bytes.toString('utf8'))
   } catch {
     throw reject('ERR_TOKEN_MALFORMED', 'token is not a JWT')
@@ -104,21 +137,30 @@ function legacyServiceAccountToken(token: string, issuer: string, claims: JWTPay
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
   const algorithms = new Set(options.algorithms)
   const refetch = options.keyRefetch ?? 'rate-limited'
+  const counts = options.counts ?? { keyLookups: 0, signatureChecks: 0 }
 
   /** The signature checked with `key`, which must fit `alg` (the key set imports per algorithm; checked again so no path can mix them). */
   async function signedBy(token: string, alg: string, key: VerificationKey): Promise<boolean> {
     if (!keyFitsAlgorithm(key, alg)) throw reject('ERR_TOKEN_MALFORMED', 'token algorithm does not fit its key')
+    counts.signatureChecks++
     return hasValidSignature(token, alg, key)
   }
   const byIssuer = new Map(
     options.issuers.map((trusted) => [trusted.issuer.issuer, { ...trusted, audiences: [trusted.audience].flat() }]),
   )
+  const keySets = [...new Set(options.issuers.map((trusted) => trusted.issuer.keys))]
+  /** No trusted issuer publishes `kid` nor may fetch its keys now: whatever the claims say, the lookup would refuse. */
+  const unknownEverywhere = (kid: string) => keySets.every((keys) => keys.refusesNow(kid, refetch))
 
   return {
     async verify(token) {
       if (token.length > options.maxTokenBytes) throw reject('ERR_TOKEN_TOO_LARGE', 'token too large')
-      if (!COMPACT_JWS.test(token)) throw reject('ERR_TOKEN_MALFORMED', 'token is not a signed JWT')
-      const [headerPart, payloadPart] = token.split('.', 2) as [string, string]
+      const dots = compactJwsDots(token)
+      if (dots === undefined) throw reject('ERR_TOKEN_MALFORMED', 'token is not a signed JWT')
+      // The header is a few dozen characters: its alphabet first; the claims' and the signature's
+      // (most of the token) only once the header has not refused it.
+      const headerPart = token.slice(0, dots.first)
+      if (!BASE64URL.test(headerPart)) throw reject('ERR_TOKEN_MALFORMED', 'token is not a signed JWT')
       const header = decodeJson(headerPart)
       if (typeof header.alg !== 'string' || !algorithms.has(header.alg)) {
         throw reject('ERR_TOKEN_ALG_NOT_ALLOWED', 'token algorithm not allowed')
@@ -127,11 +169,18 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       if (typeof header.kid !== 'string' || header.kid === '') {
         throw reject('ERR_TOKEN_UNKNOWN_KEY', 'token names no key', 'kid')
       }
+      // Before the claims are decoded: a kid no issuer knows is refused for the price of a map lookup.
+      if (unknownEverywhere(header.kid)) throw reject('ERR_TOKEN_UNKNOWN_KEY', 'token signed by an unknown key', 'kid')
+      const payloadPart = token.slice(dots.first + 1, dots.last)
+      if (!BASE64URL.test(payloadPart) || !BASE64URL.test(token.slice(dots.last + 1))) {
+        throw reject('ERR_TOKEN_MALFORMED', 'token is not a signed JWT')
+      }
       const payload = decodeJson(payloadPart)
       const trusted = typeof payload.iss === 'string' ? byIssuer.get(payload.iss) : undefined
       if (!trusted) throw reject('ERR_TOKEN_UNKNOWN_ISSUER', 'token issuer not trusted', 'iss')
 
       const keys = trusted.issuer.keys
+      counts.keyLookups++
       if (!(await signedBy(token, header.alg, await keys.keyFor(header.kid, header.alg, refetch)))) {
         // The provider may have put new material under this kid: look again (see keyRefetch).
         const rechecked = keys.recheck(header.kid, header.alg, refetch)

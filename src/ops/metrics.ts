@@ -8,6 +8,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { ProviderCallObserver, ProviderCallResult, ProviderEndpoint } from '../oidc/observed-fetch.js'
 import type { TokenCacheStats } from '../oidc/token-cache.js'
+import type { VerificationCounts } from '../oidc/token-verifier.js'
 
 export interface Metrics {
   readonly registry: Registry
@@ -44,6 +45,8 @@ export interface DependencyMetrics {
 
 export interface MetricsOptions {
   readonly tokenCache?: TokenCacheStats
+  /** The token verifiers' key lookups and signature checks (read at scrape time). */
+  readonly verification?: Readonly<VerificationCounts>
   /** What /readyz answers (1 ready, 0 not), read at scrape time. */
   readonly ready?: () => boolean
   readonly defaultMetrics?: boolean
@@ -96,6 +99,15 @@ export function createMetrics(options: MetricsOptions = {}): Metrics & KeySetMet
         this.inc({ result: 'miss' }, cache.misses())
       },
     })
+  }
+  const verification = options.verification
+  if (verification) {
+    /** A counter whose value is a number the hot path keeps (a plain increment there, no prom-client). */
+    const scrapedCounter = (name: string, help: string, read: () => number) =>
+      new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(read()) } })
+    // Junk must never reach these (issue #17; test/bench/bench-smoke.test.ts holds it to that).
+    scrapedCounter('authservice_token_key_lookups_total', 'Signing keys looked up for a bearer or ID token: a kid its issuer publishes, or the refetch the rate limit allowed for one it does not.', () => verification.keyLookups)
+    scrapedCounter('authservice_token_signature_checks_total', 'Token signatures checked (RSA, ECDSA or EdDSA), valid or not.', () => verification.signatureChecks)
   }
   // The label children, looked up once per label set (each a small fixed set): prom-client hashes
   // the label object on every inc/observe otherwise (~0.5 µs per check, npm run bench -- --profile).

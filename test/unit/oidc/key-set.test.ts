@@ -180,6 +180,19 @@ t.test('unknown kids refetch at most every minRefetchMs', async (t) => {
   t.equal(calls.length, 2, 'refetch once the interval has passed')
 })
 
+t.test('refusesNow says, without fetching, whether keyFor would refuse a kid at once', async (t) => {
+  const { fetch, calls } = fakeFetch(jwks(a.publicJwk))
+  const clock = fakeClock()
+  const keys = keySet(fetch, clock, { minRefetchMs: 2_000 })
+  await keys.refresh()
+  t.equal(keys.refusesNow(a.kid), false, 'a published kid')
+  t.equal(keys.refusesNow('unknown'), true, 'an unknown kid within the refetch interval')
+  t.equal(keys.refusesNow('unknown', 'now'), false, 'unless the lookup may refetch at once (login path)')
+  clock.advance(2_000)
+  t.equal(keys.refusesNow('unknown'), false, 'an unknown kid once a refetch may run')
+  t.equal(calls.length, 1, 'asking fetched nothing')
+})
+
 t.test('by default the refetch interval is 5 seconds', async (t) => {
   const { fetch, calls } = fakeFetch(jwks(a.publicJwk))
   const clock = fakeClock()

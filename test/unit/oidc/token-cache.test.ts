@@ -13,7 +13,7 @@ function fakeClock() {
   return { now: () => now, advance: (ms: number) => void (now += ms) }
 }
 
-/** An inner verifier that accepts tokens starting with `ok`, expiring `expiresInMs` after START, and counts calls. */
+/** An inner verifier that accepts tokens starting with `ok` (shaped as compact JWSs: only those are cached), expiring `expiresInMs` after START, and counts calls. */
 function innerVerifier(expiresInMs = 3_600_000) {
   const calls: string[] = []
   const verifier: TokenVerifier = {
@@ -30,22 +30,31 @@ function innerVerifier(expiresInMs = 3_600_000) {
 t.test('a repeated token is answered from the cache', async (t) => {
   const inner = innerVerifier()
   const cache = createCachingVerifier(inner.verifier, { clock: fakeClock() })
-  const first = await cache.verify('ok-1')
-  const second = await cache.verify('ok-1')
+  const first = await cache.verify('ok.1.sig')
+  const second = await cache.verify('ok.1.sig')
   t.same(second, first, 'the same verified result')
-  t.equal(second.token, 'ok-1', 'with the token it was asked about')
-  t.same(inner.calls, ['ok-1'], 'verified once')
+  t.equal(second.token, 'ok.1.sig', 'with the token it was asked about')
+  t.same(inner.calls, ['ok.1.sig'], 'verified once')
   t.equal(cache.stats.hits(), 1)
   t.equal(cache.stats.misses(), 1)
   t.equal(cache.stats.size(), 1)
 })
 
+t.test('a value that is not three non-empty dot-separated parts goes straight to the verifier: no lookup, no entry', async (t) => {
+  const inner = innerVerifier()
+  const cache = createCachingVerifier(inner.verifier, { clock: fakeClock() })
+  const junk = ['ok', 'ok.sig', 'ok.a.b.c', 'ok..sig', 'ok.a.', '.ok.sig', 'ok.a.b.c.d']
+  for (const value of junk) await cache.verify(value).catch(() => undefined)
+  t.same(inner.calls, junk, 'each verified (and refused there, in the service)')
+  t.same([cache.stats.hits(), cache.stats.misses(), cache.stats.size()], [0, 0, 0], 'the cache never saw them')
+})
+
 t.test('refusals are not cached', async (t) => {
   const inner = innerVerifier()
   const cache = createCachingVerifier(inner.verifier, { clock: fakeClock() })
-  await t.rejects(cache.verify('bad'), { code: 'ERR_TOKEN_SIGNATURE_INVALID' })
-  await t.rejects(cache.verify('bad'), { code: 'ERR_TOKEN_SIGNATURE_INVALID' })
-  t.same(inner.calls, ['bad', 'bad'], 'verified each time')
+  await t.rejects(cache.verify('bad.token.sig'), { code: 'ERR_TOKEN_SIGNATURE_INVALID' })
+  await t.rejects(cache.verify('bad.token.sig'), { code: 'ERR_TOKEN_SIGNATURE_INVALID' })
+  t.same(inner.calls, ['bad.token.sig', 'bad.token.sig'], 'verified each time')
   t.equal(cache.stats.size(), 0)
   t.equal(cache.stats.misses(), 2)
   t.equal(cache.stats.hits(), 0)
@@ -55,12 +64,12 @@ t.test('an entry never outlives its token exp', async (t) => {
   const inner = innerVerifier(60_000)
   const clock = fakeClock()
   const cache = createCachingVerifier(inner.verifier, { clock, maxTtlMs: 600_000 })
-  await cache.verify('ok-1')
+  await cache.verify('ok.1.sig')
   clock.advance(59_999)
-  await cache.verify('ok-1')
+  await cache.verify('ok.1.sig')
   t.equal(inner.calls.length, 1, 'cached until just before exp')
   clock.advance(1)
-  await cache.verify('ok-1')
+  await cache.verify('ok.1.sig')
   t.equal(inner.calls.length, 2, 'verified again at exp (where the verifier decides about skew)')
 })
 
@@ -68,12 +77,12 @@ t.test('an entry never outlives maxTtlMs, so a key withdrawn from the JWKS stops
   const inner = innerVerifier()
   const clock = fakeClock()
   const cache = createCachingVerifier(inner.verifier, { clock, maxTtlMs: 1_000 })
-  await cache.verify('ok-1')
+  await cache.verify('ok.1.sig')
   clock.advance(999)
-  await cache.verify('ok-1')
+  await cache.verify('ok.1.sig')
   t.equal(inner.calls.length, 1)
   clock.advance(1)
-  await cache.verify('ok-1')
+  await cache.verify('ok.1.sig')
   t.equal(inner.calls.length, 2)
   t.equal(cache.stats.size(), 1, 'the expired entry was replaced, not duplicated')
 })
@@ -82,12 +91,12 @@ t.test('by default entries live at most 5 minutes', async (t) => {
   const inner = innerVerifier()
   const clock = fakeClock()
   const cache = createCachingVerifier(inner.verifier, { clock })
-  await cache.verify('ok-1')
+  await cache.verify('ok.1.sig')
   clock.advance(299_999)
-  await cache.verify('ok-1')
+  await cache.verify('ok.1.sig')
   t.equal(inner.calls.length, 1)
   clock.advance(1)
-  await cache.verify('ok-1')
+  await cache.verify('ok.1.sig')
   t.equal(inner.calls.length, 2)
 })
 
@@ -103,51 +112,51 @@ t.test('an expired entry that fails verification again is dropped', async (t) =>
   }
   const clock = fakeClock()
   const cache = createCachingVerifier(verifier, { clock })
-  await cache.verify('ok-1')
+  await cache.verify('ok.1.sig')
   accept = false
   clock.advance(1_000)
-  await t.rejects(cache.verify('ok-1'), { code: 'ERR_TOKEN_EXPIRED' })
+  await t.rejects(cache.verify('ok.1.sig'), { code: 'ERR_TOKEN_EXPIRED' })
   t.equal(cache.stats.size(), 0)
 })
 
 t.test('beyond maxEntries the least recently used entry is evicted', async (t) => {
   const inner = innerVerifier()
   const cache = createCachingVerifier(inner.verifier, { clock: fakeClock(), maxEntries: 2 })
-  await cache.verify('ok-a')
-  await cache.verify('ok-b')
-  await cache.verify('ok-a') // a is now the most recently used
-  await cache.verify('ok-c') // evicts b
+  await cache.verify('ok.a.sig')
+  await cache.verify('ok.b.sig')
+  await cache.verify('ok.a.sig') // a is now the most recently used
+  await cache.verify('ok.c.sig') // evicts b
   t.equal(cache.stats.size(), 2)
   inner.calls.length = 0
-  await cache.verify('ok-a')
-  await cache.verify('ok-c')
+  await cache.verify('ok.a.sig')
+  await cache.verify('ok.c.sig')
   t.same(inner.calls, [], 'a and c are still cached')
-  await cache.verify('ok-b')
-  t.same(inner.calls, ['ok-b'], 'b was evicted')
+  await cache.verify('ok.b.sig')
+  t.same(inner.calls, ['ok.b.sig'], 'b was evicted')
   t.equal(cache.stats.size(), 2)
 })
 
 t.test('by default it holds 10 000 entries', async (t) => {
   const inner = innerVerifier()
   const cache = createCachingVerifier(inner.verifier, { clock: fakeClock() })
-  for (let i = 0; i <= 10_000; i++) await cache.verify(`ok-${i}`)
+  for (let i = 0; i <= 10_000; i++) await cache.verify(`ok.${i}.sig`)
   t.equal(cache.stats.size(), 10_000)
   inner.calls.length = 0
-  await cache.verify('ok-10000')
-  await cache.verify('ok-1')
+  await cache.verify('ok.10000.sig')
+  await cache.verify('ok.1.sig')
   t.same(inner.calls, [], 'the newest entries are kept')
-  await cache.verify('ok-0')
-  t.same(inner.calls, ['ok-0'], 'the oldest was evicted')
+  await cache.verify('ok.0.sig')
+  t.same(inner.calls, ['ok.0.sig'], 'the oldest was evicted')
 })
 
 t.test('tokens differing in one character are different entries', async (t) => {
   const inner = innerVerifier()
   const cache = createCachingVerifier(inner.verifier, { clock: fakeClock() })
-  const a = await cache.verify('ok-token-a')
-  const b = await cache.verify('ok-token-b')
+  const a = await cache.verify('ok.token-a.sig')
+  const b = await cache.verify('ok.token-b.sig')
   t.not(a, b)
-  t.equal(b.token, 'ok-token-b')
-  t.same(inner.calls, ['ok-token-a', 'ok-token-b'])
+  t.equal(b.token, 'ok.token-b.sig')
+  t.same(inner.calls, ['ok.token-a.sig', 'ok.token-b.sig'])
 })
 
 t.test('hits on a few hot tokens do not grow the heap (the Map-iterator leak found under load)', async (t) => {
@@ -156,7 +165,7 @@ t.test('hits on a few hot tokens do not grow the heap (the Map-iterator leak fou
   const gc = runInNewContext('gc') as () => void
   const inner = innerVerifier()
   const cache = createCachingVerifier(inner.verifier, { clock: fakeClock() })
-  const tokens = Array.from({ length: 9 }, (_, i) => `ok-${i}`)
+  const tokens = Array.from({ length: 9 }, (_, i) => `ok.${i}.sig`)
   for (const token of tokens) await cache.verify(token)
   gc()
   const before = process.memoryUsage().heapUsed
@@ -181,12 +190,12 @@ t.test('an entry does not keep a copy of its token (a full cache of large tokens
   gc()
   const before = process.memoryUsage().heapUsed
   // 2,000 distinct 8 KB tokens, each dropped by the caller once verified: 16 MB if entries kept them.
-  for (let i = 0; i < 2_000; i++) await cache.verify(`ok-${i}-${'x'.repeat(8_192)}`)
+  for (let i = 0; i < 2_000; i++) await cache.verify(`ok.${i}-${'x'.repeat(8_192)}.sig`)
   gc()
   const grownMiB = (process.memoryUsage().heapUsed - before) / 2 ** 20
   t.equal(cache.stats.size(), 2_000, 'all of them are cached')
   t.ok(grownMiB < 4, `the heap grew ${grownMiB.toFixed(1)} MiB for 2,000 entries of 8 KB tokens`)
-  t.equal((await cache.verify(`ok-7-${'x'.repeat(8_192)}`)).token, `ok-7-${'x'.repeat(8_192)}`, 'a hit still answers with the token')
+  t.equal((await cache.verify(`ok.7-${'x'.repeat(8_192)}.sig`)).token, `ok.7-${'x'.repeat(8_192)}.sig`, 'a hit still answers with the token')
   t.equal(cache.stats.hits(), 1)
 })
 
@@ -197,16 +206,16 @@ t.test('forgetKey drops the entries verified with that kid of that issuer, and o
   const inner: TokenVerifier = {
     async verify(token) {
       calls.push(token)
-      const [issuer, kid] = token.split(' ') as [string, string]
-      return { token, issuer, primary: true, claims: { sub: token }, expiresAtMs: START + 60_000, kid }
+      const [host, kid] = token.split('.') as [string, string]
+      return { token, issuer: `https://${host}`, primary: true, claims: { sub: token }, expiresAtMs: START + 60_000, kid }
     },
   }
   const cache = createCachingVerifier(inner, { clock: fakeClock() })
-  const tokens = ['https://dex k1', 'https://dex k2', 'https://k8s k1']
+  const tokens = ['dex.k1.sig', 'dex.k2.sig', 'k8s.k1.sig']
   for (const token of tokens) await cache.verify(token)
-  t.equal((await cache.verify('https://dex k1')).kid, 'k1', 'a hit keeps the kid')
+  t.equal((await cache.verify('dex.k1.sig')).kid, 'k1', 'a hit keeps the kid')
   cache.forgetKey('https://dex', 'k1')
   t.equal(cache.stats.size(), 2)
   for (const token of tokens) await cache.verify(token)
-  t.same(calls, [...tokens, 'https://dex k1'], 'only the forgotten key\'s token is verified again')
+  t.same(calls, [...tokens, 'dex.k1.sig'], 'only the forgotten key\'s token is verified again')
 })

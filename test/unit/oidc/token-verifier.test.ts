@@ -41,6 +41,8 @@ function fakeIssuer(issuer: string, keys: () => Record<string, VerificationKey>,
     close: () => undefined,
     keys: {
       hasKeys: () => true,
+      // As a key set whose rate limit lets an unknown kid through to keyFor (which refuses it here).
+      refusesNow: () => false,
       refresh: async () => undefined,
       observe: () => undefined,
       async keyFor(kid, alg, refetch = 'rate-limited') {
@@ -173,6 +175,9 @@ t.test('refuses', async (t) => {
     { name: 'a JWE-shaped five-part token', token: () => `${b64('{"alg":"RSA-OAEP","enc":"A256GCM"}')}.a.b.c.d`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
     { name: 'characters outside base64url', token: async () => `${await dexToken()}=`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
     { name: 'a header that is not JSON', token: () => `${b64('{alg:RS256')}.${b64('{}')}.sig`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
+    { name: 'three parts that decode to nothing JSON (x.y.z)', token: () => 'x.y.z', code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
+    { name: 'a header in braces that is still not JSON', token: () => `${b64('{"alg":}')}.${b64('{}')}.sig`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
+    { name: 'a header that is only braces', token: () => `${b64('}{')}.${b64('{}')}.sig`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
     { name: 'a header that is a JSON number', token: () => `${b64('42')}.${b64('{}')}.sig`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
     { name: 'a header that is JSON null', token: () => `${b64('null')}.${b64('{}')}.sig`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
     { name: 'a header that is a JSON array', token: () => `${b64('["RS256"]')}.${b64('{}')}.sig`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
@@ -238,6 +243,61 @@ t.test('refuses', async (t) => {
     t.match(error, { code: refusal.code, claim: refusal.claim }, `${refusal.name}: ${refusal.code}`)
     if (refusal.beforeKeys) t.same(lookups, [], `${refusal.name}: refused before any key lookup`)
   }
+})
+
+t.test('a header with JSON whitespace around its object is accepted, as jose accepts it (RFC 8259 §2)', async (t) => {
+  const { verifier } = setup()
+  const header = b64(`\n\t {"alg":"RS256","kid":"${dexKey.kid}"} \r\n`)
+  const input = `${header}.${b64(JSON.stringify(dexClaims()))}`
+  const signature = await crypto.subtle.sign('RSASSA-PKCS1-v1_5', dexKey.privateKey, Buffer.from(input))
+  t.equal((await verifier.verify(`${input}.${Buffer.from(signature).toString('base64url')}`)).claims.sub, dexClaims().sub)
+})
+
+t.test('counts: a valid token costs one key lookup and one signature; junk costs neither', async (t) => {
+  const counts = { keyLookups: 0, signatureChecks: 0 }
+  const { verifier } = setup({ counts })
+  await verifier.verify(await dexToken())
+  t.same(counts, { keyLookups: 1, signatureChecks: 1 }, 'the valid token')
+  for (const junk of ['Zm9v', 'x.y.z', (await dexToken()).replace(/[^.]+$/, ''), await signCompact({ alg: 'HS256', kid: dexKey.kid }, dexClaims(), { hmac: 'guess' })]) {
+    await t.rejects(verifier.verify(junk))
+  }
+  t.same(counts, { keyLookups: 1, signatureChecks: 1 }, 'no junk reached a key or a signature')
+  await t.rejects(verifier.verify(corruptSignature(await dexToken())), { code: 'ERR_TOKEN_SIGNATURE_INVALID' })
+  t.same(counts, { keyLookups: 2, signatureChecks: 2 }, 'a forged signature under a known kid is checked (the only way to know)')
+})
+
+t.test('a kid that no issuer publishes, when none may refetch now, is refused before its claims are read', async (t) => {
+  const { createKeySet } = await import('../../../src/oidc/key-set.js')
+  let fetches = 0
+  let now = NOW_MS
+  const clock = { now: () => now }
+  const keys = createKeySet({
+    jwksUri: () => `${DEX}/keys`,
+    clock,
+    fetch: async () => {
+      fetches++
+      return new Response(JSON.stringify({ keys: [dexKey.publicJwk] }))
+    },
+  })
+  await keys.refresh()
+  const counts = { keyLookups: 0, signatureChecks: 0 }
+  const verifier = createTokenVerifier({
+    issuers: [{ issuer: { ...fakeIssuer(DEX, () => ({}), []), keys }, audience: KUBEFLOW_CLIENT_ID, primary: true }],
+    algorithms: ['RS256'],
+    clockSkewSeconds: SKEW,
+    maxTokenBytes: 16_384,
+    clock,
+    counts,
+  })
+  const unknownKid = await dexToken({}, { kid: 'f'.repeat(40) }, foreign)
+  // Even with claims no issuer would take: the kid alone decides, and costs no decoding of them.
+  const unknownKidForeignIssuer = await dexToken({ iss: 'https://evil.example' }, { kid: 'f'.repeat(40) }, foreign)
+  await t.rejects(verifier.verify(unknownKid), { code: 'ERR_TOKEN_UNKNOWN_KEY', claim: 'kid' })
+  await t.rejects(verifier.verify(unknownKidForeignIssuer), { code: 'ERR_TOKEN_UNKNOWN_KEY', claim: 'kid' })
+  t.same({ fetches, ...counts }, { fetches: 1, keyLookups: 0, signatureChecks: 0 }, 'within the refetch interval: no fetch, no lookup, no signature')
+  now += 5_000
+  await t.rejects(verifier.verify(unknownKid), { code: 'ERR_TOKEN_UNKNOWN_KEY' })
+  t.same({ fetches, ...counts }, { fetches: 2, keyLookups: 1, signatureChecks: 0 }, 'once it has passed: the one refetch the rules allow, then refused')
 })
 
 t.test('a token of exactly maxTokenBytes is not too large', async (t) => {

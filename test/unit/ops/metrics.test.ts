@@ -92,6 +92,20 @@ t.test('the verified-token cache is reported at scrape time', async (t) => {
   t.equal(samples(second, 'authservice_token_cache_lookups_total').get('authservice_token_cache_lookups_total{result="miss"}'), 4)
 })
 
+t.test("the verifiers' key lookups and signature checks are counters read at scrape time", async (t) => {
+  const verification = { keyLookups: 4, signatureChecks: 3 }
+  const metrics = createMetrics({ defaultMetrics: false, verification })
+  const first = await metrics.registry.metrics()
+  t.match(first, '# TYPE authservice_token_key_lookups_total counter')
+  t.match(first, '# TYPE authservice_token_signature_checks_total counter')
+  t.equal(samples(first, 'authservice_token_key_lookups_total').get('authservice_token_key_lookups_total'), 4)
+  t.equal(samples(first, 'authservice_token_signature_checks_total').get('authservice_token_signature_checks_total'), 3)
+  Object.assign(verification, { keyLookups: 10, signatureChecks: 9 })
+  const second = await metrics.registry.metrics()
+  t.equal(samples(second, 'authservice_token_key_lookups_total').get('authservice_token_key_lookups_total'), 10, 'the totals, not added up across scrapes')
+  t.equal(samples(second, 'authservice_token_signature_checks_total').get('authservice_token_signature_checks_total'), 9)
+})
+
 t.test('without a token cache there are no cache metrics', async (t) => {
   const text = await createMetrics({ defaultMetrics: false }).registry.metrics()
   t.notMatch(text, 'authservice_token_cache')
