@@ -18,7 +18,7 @@
  *   npm run bench -- --smoke            a few hundred requests per scenario, only to keep it working
  *   npm run bench -- --only=bearer-hit,junk
  *                                       (names: bearer-hit, bearer-miss, junk, session-cookie, session-redis,
- *                                       skip, unauthenticated-api, grpc, envoy, anchor, apache)
+ *                                       skip, unauthenticated-api, grpc, envoy, anchor, apache, gateway, startup)
  *
  * Settings (environment): BENCH_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS (50),
  * BENCH_ROUNDS (1: baseline and service alternate, the median round is reported), BENCH_RATE (500,
@@ -43,13 +43,17 @@ import { startRedis as startTestRedis } from '../../test/helpers/redis.js'
 import { imageNodeArgs } from './lib/image.js'
 import { CLIENT_ID, distinctTokens, startIssuer } from './lib/issuer.js'
 import { benchProcess, canPin, cpuSecondsOf, pinTo, startProcess, tcpOpen, waitFor } from './lib/procs.js'
+import { measureGateway } from './lib/gateway.mjs'
+import { measureStartup } from './lib/startup.mjs'
 import {
   MB,
   SATURATED_CPU,
+  gatewayMarkdown,
   machineLine,
   markdownTable,
   medianRun,
   profileMarkdown,
+  startupMarkdown,
   summarizeProfile,
   targetsFor,
 } from './lib/report.mjs'
@@ -793,6 +797,15 @@ async function mainRun(opts) {
         }
       }
     }
+    // Issue #17 §3: the whole gateway's CPU (ext_authz + authservice vs Envoy's jwt_authn), and start-to-ready.
+    if (wanted('gateway')) {
+      results.gateway = peerPath('envoy')
+        ? await measureGateway({ ...ctx, issuer, hitToken, path: page, pinned: pinTo(SERVER_CORE), runSize, alternate, log })
+        : { name: 'gateway', title: 'Whole gateway CPU', skipped: 'Envoy not installed (npm run peers)' }
+    }
+    if (wanted('startup')) {
+      results.startup = await measureStartup({ env: service.env, entry: ENTRY, nodeArgs: SERVICE_NODE_ARGS, prefix: pinTo(SERVER_CORE), runs: opts.smoke ? 2 : 5, log })
+    }
     results.maxServiceRssBytes = Math.max(
       ...results.scenarios.filter((s) => !s.skipped && s.name !== 'apache' && !s.name.startsWith('anchor')).flatMap((s) => [s.rssBefore ?? 0, s.rssAfter ?? 0]),
     )
@@ -811,6 +824,8 @@ async function mainRun(opts) {
     `Machine: ${machineLine(results.machine)}`,
     '',
     markdownTable(results),
+    ...(results.gateway ? ['', gatewayMarkdown(results.gateway)] : []),
+    ...(results.startup ? ['', startupMarkdown(results.startup)] : []),
     '',
     `Max server RSS: ${(results.maxServiceRssBytes / MB).toFixed(0)} MB (${results.rssTarget.ok ? '✅' : '❌'} ≤ 128 MB).` +
       (saturated
@@ -819,7 +834,7 @@ async function mainRun(opts) {
         : ''),
   ].join('\n')
   process.stdout.write(`${table}\n`)
-  return unexpected ? 1 : 0
+  return unexpected || results.gateway?.unexpected > 0 ? 1 : 0
 }
 
 async function memoryRun(opts) {

@@ -99,6 +99,49 @@ t.test('every scenario runs and answers what it declares', { skip: entryBuilt() 
   t.ok(miss && miss.cacheMisses >= 300 && miss.cacheHits === 0, 'cache miss: every check verified a signature')
 })
 
+t.test('the whole gateway (ext_authz + authservice vs jwt_authn) and start-to-ready are reported', { skip: entryBuilt() }, async (t) => {
+  const out = join(dir, 'gateway.json')
+  const { code, stdout, stderr } = await runBench(['--only=gateway,startup'], { BENCH_OUT: out })
+  t.equal(code, 0, 'bench exits 0', { stderr: stderr.slice(-3000) })
+  const results = JSON.parse(readFileSync(out, 'utf8')) as {
+    gateway: {
+      skipped?: string
+      verified?: { extAuthz: number[]; jwtAuthn: number[] }
+      extAuthz?: Run
+      jwtAuthn?: Run
+      unexpected?: number
+      cpuUsPerRequest?: { extAuthzEnvoy: number; extAuthzService: number; extAuthzTotal: number; jwtAuthnEnvoy: number }
+    }
+    startup: { runs: number; medianReadyMs: number; maxReadyMs: number; maxRssBytes: number; samples: Array<{ readyMs: number; firstAnswerMs: number }> }
+  }
+  const { gateway, startup } = results
+  // In CI a missing Envoy is a failure (peerPath throws); locally the row says it was skipped.
+  if (peerPath('envoy')) {
+    t.notOk(gateway.skipped, 'the gateway scenario ran')
+    t.same(gateway.verified, { extAuthz: [401, 401, 200], jwtAuthn: [401, 401, 200] }, 'both gateways refuse no token and a forged one, allow the valid one')
+    for (const [name, run] of [['ext_authz', gateway.extAuthz], ['jwt_authn', gateway.jwtAuthn]] as const) {
+      t.ok(run && run.completed >= 300, `${name}: the run completed its requests`)
+      t.equal(run?.unexpected, 0, `${name}: every answer was 200`)
+      t.equal(run?.errors, 0, `${name}: no connection errors`)
+    }
+    t.equal(gateway.unexpected, 0, 'no unexpected answer, error or timeout')
+    const cpu = gateway.cpuUsPerRequest
+    t.ok(cpu && cpu.extAuthzEnvoy > 0 && cpu.extAuthzService > 0 && cpu.jwtAuthnEnvoy > 0, 'the CPU of Envoy and of the service is measured')
+    t.equal(cpu?.extAuthzTotal, (cpu?.extAuthzEnvoy ?? 0) + (cpu?.extAuthzService ?? 0), 'the ext_authz gateway is Envoy plus the service')
+    t.match(stdout, /^\| Envoy \+ ext_authz → authservice \| \d+ \| \*\*\d+\*\* \(Envoy \d+ \+ authservice \d+\)/m, 'prints the ext_authz row')
+    t.match(stdout, /^\| Envoy \+ jwt_authn .* \| \d+ \| \*\*\d+\*\* \(Envoy\)/m, 'prints the jwt_authn row')
+  } else {
+    t.comment(`gateway skipped: ${gateway.skipped}`)
+  }
+  t.equal(startup.samples.length, 2, 'two starts in the smoke run')
+  for (const sample of startup.samples) {
+    t.ok(sample.firstAnswerMs > 0 && sample.readyMs >= sample.firstAnswerMs, 'ready (200) no earlier than the ops port first answered')
+  }
+  t.ok(startup.medianReadyMs > 0 && startup.maxReadyMs >= startup.medianReadyMs, 'a start-to-ready number')
+  t.ok(startup.maxRssBytes > 0, 'the RSS after ready')
+  t.match(stdout, /^Start-to-ready .*: median \d+ ms, max \d+ ms/m, 'prints the start-to-ready line')
+})
+
 t.test('the memory run samples RSS and reports whether it levels off', { skip: entryBuilt() }, async (t) => {
   const out = join(dir, 'memory.json')
   const { code, stdout, stderr } = await runBench(['--memory'], { BENCH_OUT: out, BENCH_MEMORY_REQUESTS: '2000', BENCH_MEMORY_TOKENS: '1000' })

@@ -166,3 +166,40 @@ export function profileMarkdown(name, summary) {
   ]
   return lines.join('\n')
 }
+
+// --- the whole gateway and start-to-ready (issue #17 §3; dev/bench/lib/gateway.mjs, startup.mjs) ---
+
+/** The `gateway` scenario: the whole gateway's CPU per request, ext_authz + authservice vs jwt_authn. */
+export function gatewayMarkdown(gateway) {
+  if (gateway.skipped) return `${gateway.title}: skipped: ${gateway.skipped}`
+  const { extAuthz, jwtAuthn, cpuUsPerRequest: cpu } = gateway
+  const row = (label, run, cpuText) =>
+    `| ${label} | ${fmt(run.rps, 0)} | ${cpuText} | ${fmt(run.latency.p50)} / ${fmt(run.latency.p99)} / ${fmt(run.latency.max)} | ` +
+    `${run.unexpected + run.errors + run.timeouts} | ${pct(run.generatorCpu)} |`
+  return [
+    `| ${gateway.title} (${gateway.connections} connections) | req/s | **Gateway CPU µs/req** | p50 / p99 / max ms | Unexpected | Generator CPU |`,
+    '|---|---:|---|---|---:|---:|',
+    row('Envoy + ext_authz → authservice', extAuthz, `**${fmt(cpu.extAuthzTotal, 0)}** (Envoy ${fmt(cpu.extAuthzEnvoy, 0)} + authservice ${fmt(cpu.extAuthzService, 0)})`),
+    row("Envoy + jwt_authn (Kubeflow's dex-jwt), no ext_authz", jwtAuthn, `**${fmt(cpu.jwtAuthnEnvoy, 0)}** (Envoy)`),
+    '',
+    `Both checked before measuring (no token, forged, valid: ${gateway.verified.extAuthz.join('/')} and ${gateway.verified.jwtAuthn.join('/')}); ` +
+      `upstream: ${gateway.upstream}; jwt_authn: ${gateway.jwtAuthnPolicy}.`,
+  ].join('\n')
+}
+
+/** Start-to-ready targets of the issue: ≤ 0.5 s (on the median start) and RSS ≤ 128 MB right after ready (the largest seen). */
+export function startupTargets(startup) {
+  return [
+    { what: 'start-to-ready ≤ 0.5 s (median)', ok: startup.medianReadyMs <= 500, value: startup.medianReadyMs },
+    { what: 'RSS after ready ≤ 128 MB', ok: startup.maxRssBytes <= 128 * MB, value: startup.maxRssBytes / MB },
+  ]
+}
+
+/** The `startup` scenario, one line. */
+export function startupMarkdown(startup) {
+  return (
+    `${startup.title}, ${startup.runs} starts (polled every ${startup.pollMs} ms): median ${fmt(startup.medianReadyMs, 0)} ms, max ${fmt(startup.maxReadyMs, 0)} ms ` +
+    `(ops port answering after ${fmt(startup.medianFirstAnswerMs, 0)} ms); RSS right after ready: median ${mb(startup.medianRssBytes)} MB, max ${mb(startup.maxRssBytes)} MB. ` +
+    startupTargets(startup).map((check) => `${check.ok ? '✅' : '❌'} ${check.what}`).join(', ')
+  )
+}
