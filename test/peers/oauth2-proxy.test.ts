@@ -3,13 +3,26 @@
 // 200 with a valid bearer ID token of the issuer (skip_jwt_bearer_tokens), 401 with a forged one, and
 // 200 with the session cookie its own login through real Dex set.
 import t from 'tap'
+import { readFileSync } from 'node:fs'
 import { startDex } from '../helpers/dex.js'
 import { OAUTH2_PROXY_CALLBACK, startOAuth2Proxy } from '../helpers/oauth2-proxy.js'
 import { oauth2ProxySessionCookie } from '../helpers/oauth2-proxy-login.js'
-import { peerVersion, skipUnlessPeers } from '../helpers/peer-manifest.js'
+import { installedPeer, peerVersion, skipUnlessPeers } from '../helpers/peer-manifest.js'
+import { runToCompletion } from '../helpers/peer-process.js'
 import { startTestIssuer } from '../helpers/test-issuer.js'
 
 const API = '/pipeline/apis/v2beta1/runs'
+
+t.test('oauth2-proxy is the version test/oauth2-proxy/go.mod pins', { skip: skipUnlessPeers('oauth2-proxy') }, async (t) => {
+  const goMod = readFileSync(new URL('../oauth2-proxy/go.mod', import.meta.url), 'utf8')
+  const pinned = /github\.com\/oauth2-proxy\/oauth2-proxy\/v7 (v\S+)/.exec(goMod)?.[1]
+  t.ok(pinned, 'go.mod requires github.com/oauth2-proxy/oauth2-proxy/v7')
+  // The version the build stamped (pkg/version.VERSION), as the binary itself reports it.
+  const { code, output } = await runToCompletion(installedPeer('oauth2-proxy'), ['--version'])
+  t.equal(code, 0)
+  t.match(output, `oauth2-proxy ${pinned} `)
+  t.equal(peerVersion('oauth2-proxy'), pinned, 'the manifest records it')
+})
 
 const statusOf = async (url: string, headers: Record<string, string> = {}) => {
   const response = await fetch(url, { headers: { accept: 'application/json', ...headers } })
