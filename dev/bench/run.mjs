@@ -18,7 +18,8 @@
  *   npm run bench -- --smoke            a few hundred requests per scenario, only to keep it working
  *   npm run bench -- --only=bearer-hit,junk
  *                                       (names: bearer-hit, bearer-miss, junk, session-cookie, session-redis,
- *                                       skip, unauthenticated-api, grpc, envoy, anchor, apache, gateway, startup)
+ *                                       skip, unauthenticated-api, grpc, envoy, anchor, oauth2-proxy, apache, gateway, startup;
+ *                                       junk also runs junk-<kind> for each junk kind)
  *
  * Settings (environment): BENCH_SECONDS, BENCH_WARMUP_SECONDS, BENCH_CONNECTIONS (50),
  * BENCH_ROUNDS (1: baseline and service alternate, the median round is reported), BENCH_RATE (500,
@@ -41,6 +42,7 @@ import { recordedPeerPath } from '../../test/helpers/peer-manifest.js'
 import { freePort } from '../../test/helpers/ports.js'
 import { startRedis as startTestRedis } from '../../test/helpers/redis.js'
 import { imageNodeArgs } from './lib/image.js'
+import { oauth2ProxyGroups, oauth2ProxyVersion } from './lib/oauth2-proxy.mjs'
 import { CLIENT_ID, distinctTokens, startIssuer } from './lib/issuer.js'
 import { benchProcess, canPin, cpuSecondsOf, pinTo, startProcess, tcpOpen, waitFor } from './lib/procs.js'
 import { measureGateway } from './lib/gateway.mjs'
@@ -768,6 +770,19 @@ async function mainRun(opts) {
       }
     }
 
+    if (wanted('oauth2-proxy')) {
+      // The peer Kubeflow runs (lib/oauth2-proxy.mjs): the same bearer, distinct-token and junk requests, and its own session cookie.
+      results.peerVersions = { 'oauth2-proxy': oauth2ProxyVersion() ?? 'missing' }
+      for (const startGroup of oauth2ProxyGroups({ issuer, hitToken, missFile, missTokens: opts.missTokens, junk: junk.map((j) => j.value), page, headers: envoyish, core: SERVER_CORE })) {
+        const group = await startGroup()
+        try {
+          for (const scenario of group.scenarios) results.scenarios.push(scenario.skipped ? scenario : await measureScenario(ctx, scenario))
+        } finally {
+          await group.close()
+        }
+      }
+    }
+
     if (wanted('apache')) {
       const title = 'Peer: Apache + mod_auth_openidc, same token'
       if (!apacheAvailable()) {
@@ -807,7 +822,7 @@ async function mainRun(opts) {
       results.startup = await measureStartup({ env: service.env, entry: ENTRY, nodeArgs: SERVICE_NODE_ARGS, prefix: pinTo(SERVER_CORE), runs: opts.smoke ? 2 : 5, log })
     }
     results.maxServiceRssBytes = Math.max(
-      ...results.scenarios.filter((s) => !s.skipped && s.name !== 'apache' && !s.name.startsWith('anchor')).flatMap((s) => [s.rssBefore ?? 0, s.rssAfter ?? 0]),
+      ...results.scenarios.filter((s) => !s.skipped && s.name !== 'apache' && !s.name.startsWith('anchor') && !s.name.startsWith('oauth2-proxy')).flatMap((s) => [s.rssBefore ?? 0, s.rssAfter ?? 0]),
     )
     results.rssTarget = { what: 'server RSS ≤ 128 MB', ok: results.maxServiceRssBytes <= 128 * MB, value: results.maxServiceRssBytes / MB }
   } finally {

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { entryBuilt } from '../helpers/entry-process.js'
-import { peerPath } from '../helpers/peer-manifest.js'
+import { peerPath, peerVersion } from '../helpers/peer-manifest.js'
 
 // As package.json's `bench` script runs it: under tap's TypeScript loader (it uses test/helpers/).
 const REPO = new URL('../../', import.meta.url).pathname
@@ -55,6 +55,8 @@ function runBench(args: string[], env: Record<string, string>): Promise<{ code: 
 const PROJECT_SCENARIOS = ['bearer-hit', 'bearer-miss', 'junk', 'session-cookie', 'session-redis', 'skip', 'unauthenticated-api', 'grpc', 'envoy']
 // `--only=anchor` runs the issue's two anchors (dev/bench/anchor-server.mjs), reported as these rows.
 const ANCHOR_SCENARIOS = ['anchor-hit', 'anchor-miss']
+// `--only=oauth2-proxy` runs the peer Kubeflow runs (dev/bench/lib/oauth2-proxy.mjs), reported as these rows.
+const OAUTH2_PROXY_SCENARIOS = ['oauth2-proxy-hit', 'oauth2-proxy-miss', 'oauth2-proxy-junk', 'oauth2-proxy-session']
 
 const dir = mkdtempSync(join(tmpdir(), 'authservice-bench-smoke-'))
 t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -62,19 +64,30 @@ t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 t.test('every scenario runs and answers what it declares', { skip: entryBuilt() }, async (t) => {
   const out = join(dir, 'latest.json')
   // The project's scenarios only: Apache + mod_auth_openidc is an optional peer no install step provides.
-  const { code, stdout, stderr } = await runBench([`--only=${[...PROJECT_SCENARIOS, 'anchor'].join(',')}`], { BENCH_OUT: out })
+  const { code, stdout, stderr } = await runBench([`--only=${[...PROJECT_SCENARIOS, 'anchor', 'oauth2-proxy'].join(',')}`], { BENCH_OUT: out })
   t.equal(code, 0, 'bench exits 0', { stderr: stderr.slice(-3000) })
-  const results = JSON.parse(readFileSync(out, 'utf8')) as { scenarios: Scenario[]; machine: { cores: number } }
+  const results = JSON.parse(readFileSync(out, 'utf8')) as {
+    scenarios: Scenario[]
+    machine: { cores: number }
+    peerVersions?: Record<string, string>
+  }
   t.match(stdout, /^\| Scenario \| Expect \| req\/s service \/ baseline \|/m, 'prints the Markdown table')
   t.match(stdout, /^Machine: /m, 'names the machine it ran on')
 
   const byName = new Map(results.scenarios.map((scenario) => [scenario.name, scenario]))
-  const expected = [...PROJECT_SCENARIOS, ...ANCHOR_SCENARIOS]
+  const expected = [...PROJECT_SCENARIOS, ...ANCHOR_SCENARIOS, ...OAUTH2_PROXY_SCENARIOS]
   t.same([...byName.keys()].filter((name) => expected.includes(name)), expected, 'every scenario is reported, in order')
   // Peers the suite installed must be used, not skipped (in CI a missing peer throws in peerPath).
   if (peerPath('redis')) t.notOk(byName.get('session-redis')?.skipped, 'the redis scenario ran')
   if (peerPath('envoy')) t.notOk(byName.get('envoy')?.skipped, 'the Envoy scenario ran')
   t.notOk(byName.get('grpc')?.skipped, 'the gRPC scenario ran against dist/server.js')
+  // The reused cached oauth2-proxy build, checked before measuring (401 none, 401 forged, 200 valid) and then
+  // held to its declared statuses by the loop below; its session row needs Dex for the login.
+  if (peerPath('oauth2-proxy')) {
+    t.equal(results.peerVersions?.['oauth2-proxy'], peerVersion('oauth2-proxy'), 'the oauth2-proxy version is recorded')
+    for (const name of OAUTH2_PROXY_SCENARIOS.slice(0, 3)) t.notOk(byName.get(name)?.skipped, `the ${name} row ran`)
+    if (peerPath('dex')) t.notOk(byName.get('oauth2-proxy-session')?.skipped, 'the oauth2-proxy session-cookie row ran')
+  }
 
   for (const scenario of results.scenarios) {
     if (scenario.skipped) {

