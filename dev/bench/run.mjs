@@ -51,6 +51,8 @@ import {
   MB,
   SATURATED_CPU,
   gatewayMarkdown,
+  issueTargets,
+  issueTargetsMarkdown,
   machineLine,
   markdownTable,
   medianRun,
@@ -235,6 +237,8 @@ async function serviceCounters(opsUrl) {
       cacheMisses: counter(/^authservice_token_cache_lookups_total\{result="miss"\}/),
       cacheEntries: counter(/^authservice_token_cache_entries /),
       decisions: counter(/^authservice_decisions_total\{/),
+      keyLookups: counter(/^authservice_token_key_lookups_total /),
+      signatureChecks: counter(/^authservice_token_signature_checks_total /),
     }
   } catch {
     return undefined
@@ -247,6 +251,8 @@ const delta = (after, before) =>
         cacheHits: after.cacheHits - before.cacheHits,
         cacheMisses: after.cacheMisses - before.cacheMisses,
         decisions: after.decisions - before.decisions,
+        keyLookups: after.keyLookups - before.keyLookups,
+        signatureChecks: after.signatureChecks - before.signatureChecks,
         cacheEntries: after.cacheEntries,
       }
     : undefined
@@ -830,6 +836,7 @@ async function mainRun(opts) {
   }
   results.machine.loadAfter = loadavg()
   results.finishedAt = new Date().toISOString()
+  results.issueTargets = issueTargets(results)
   writeResults(opts.out, results)
   const saturated = results.scenarios.some((s) => s.generatorSaturated)
   const unexpected = results.scenarios.some((s) =>
@@ -841,6 +848,7 @@ async function mainRun(opts) {
     markdownTable(results),
     ...(results.gateway ? ['', gatewayMarkdown(results.gateway)] : []),
     ...(results.startup ? ['', startupMarkdown(results.startup)] : []),
+    ...(results.issueTargets.length > 0 ? ['', issueTargetsMarkdown(results)] : []),
     '',
     `Max server RSS: ${(results.maxServiceRssBytes / MB).toFixed(0)} MB (${results.rssTarget.ok ? '✅' : '❌'} ≤ 128 MB).` +
       (saturated
@@ -938,7 +946,9 @@ async function profileRun(opts) {
   const cleanups = [() => issuer.close(), () => rmSync(scratch, { recursive: true, force: true })]
   try {
     const junk = await junkKinds(issuer)
-    const wanted = (name) => opts.only.length === 0 || opts.only.includes(name) || (name.startsWith('junk-') && opts.only.includes('junk'))
+    // A process per case: the junk kinds one by one only when asked for (`--only=junk` or their names).
+    const wanted = (name) =>
+      name.startsWith('junk-') ? opts.only.includes(name) || opts.only.includes('junk') : opts.only.length === 0 || opts.only.includes(name)
     const missFile = join(scratch, 'miss-tokens.json')
     if (wanted('bearer-miss')) {
       log(`signing ${opts.missTokens} distinct tokens for the cache-miss profile`)

@@ -78,6 +78,15 @@ export function pageReply(status: number, body: DenyBody, cookies: readonly stri
  */
 export const CHECK_FAILED_REPLY: CheckReply = pageReply(401, jsonBody({ error: 'unauthenticated', message: 'The request could not be checked.' }), [], [BEARER_CHALLENGE])
 
+/** A 401 (no credential, or one refused) for an API call or a navigation. */
+const unauthenticatedReply = (kind: 'api' | 'navigation', rejected: boolean): CheckReply =>
+  pageReply(401, unauthenticatedBody(kind, rejected), [], [rejected ? INVALID_TOKEN_CHALLENGE : BEARER_CHALLENGE])
+/** The same four answers for every request, built once: junk pays for no reply of its own (issue #17). */
+const UNAUTHENTICATED_REPLIES = {
+  api: { rejected: unauthenticatedReply('api', true), missing: unauthenticatedReply('api', false) },
+  navigation: { rejected: unauthenticatedReply('navigation', true), missing: unauthenticatedReply('navigation', false) },
+} as const
+
 export function createResponder(options: ReplyOptions): (verdict: Verdict, extras?: ReplyExtras) => CheckReply {
   const rows = identityHeaderTable(options)
   const skipReply: CheckReply = { kind: 'allow', upstreamHeaders: [], removeHeaders: identityHeaderNames(rows), responseHeaders: [] }
@@ -144,10 +153,8 @@ export function createResponder(options: ReplyOptions): (verdict: Verdict, extra
       case 'unavailable':
         return unavailable(verdict.kind, [], [BEARER_CHALLENGE])
       case 'login': // the login handler answers these; without one, a sign-in page
-      case 'unauthenticated': {
-        const rejected = verdict.reason === 'CREDENTIAL_REJECTED'
-        return pageReply(401, unauthenticatedBody(verdict.kind, rejected), [], [rejected ? INVALID_TOKEN_CHALLENGE : BEARER_CHALLENGE])
-      }
+      case 'unauthenticated':
+        return UNAUTHENTICATED_REPLIES[verdict.kind][verdict.reason === 'CREDENTIAL_REJECTED' ? 'rejected' : 'missing']
     }
   }
 }

@@ -58,7 +58,7 @@ export interface TrustedIssuer {
  * Prometheus scrapes (ops/metrics.ts). Owned by whoever creates the verifiers; several may share one.
  */
 export interface VerificationCounts {
-  /** A key resolved for a token (a kid some issuer publishes, or a refetch the rules allowed). */
+  /** A key found for a token's kid (an unknown kid's rate-limited refetch shows in the JWKS fetch count instead). */
   keyLookups: number
   /** Signatures checked with node:crypto. */
   signatureChecks: number
@@ -180,8 +180,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       if (!trusted) throw reject('ERR_TOKEN_UNKNOWN_ISSUER', 'token issuer not trusted', 'iss')
 
       const keys = trusted.issuer.keys
+      const key = await keys.keyFor(header.kid, header.alg, refetch)
       counts.keyLookups++
-      if (!(await signedBy(token, header.alg, await keys.keyFor(header.kid, header.alg, refetch)))) {
+      if (!(await signedBy(token, header.alg, key))) {
         // The provider may have put new material under this kid: look again (see keyRefetch).
         const rechecked = keys.recheck(header.kid, header.alg, refetch)
         const replaced = refetch === 'now' ? await rechecked : undefined

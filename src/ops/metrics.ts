@@ -106,7 +106,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics & KeySetMet
     const scrapedCounter = (name: string, help: string, read: () => number) =>
       new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(read()) } })
     // Junk must never reach these (issue #17; test/bench/bench-smoke.test.ts holds it to that).
-    scrapedCounter('authservice_token_key_lookups_total', 'Signing keys looked up for a bearer or ID token: a kid its issuer publishes, or the refetch the rate limit allowed for one it does not.', () => verification.keyLookups)
+    scrapedCounter('authservice_token_key_lookups_total', 'Signing keys found for the kid of a bearer or ID token (a refetch for an unknown kid counts in authservice_jwks_refreshes_total).', () => verification.keyLookups)
     scrapedCounter('authservice_token_signature_checks_total', 'Token signatures checked (RSA, ECDSA or EdDSA), valid or not.', () => verification.signatureChecks)
   }
   // The label children, looked up once per label set (each a small fixed set): prom-client hashes

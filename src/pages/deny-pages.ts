@@ -18,10 +18,19 @@ const htmlPage = (title: string, body: string, head = ''): DenyBody => ({
   body: page(title, body, head),
 })
 
-export function unauthenticatedBody(kind: 'api' | 'navigation', rejected: boolean): DenyBody {
+const unauthenticated = (kind: 'api' | 'navigation', rejected: boolean): DenyBody => {
   const message = rejected ? 'The credential presented is not valid.' : 'Authentication is required.'
   if (kind === 'api') return jsonBody({ error: 'unauthenticated', message })
   return htmlPage('Sign-in required', html`<p>${message}</p><p><a href="/">Go to the start page</a></p>`)
+}
+/** The 401 bodies are the same for every request: built once, not per refusal (issue #17: a refusal must cost less than an allow). */
+const UNAUTHENTICATED = {
+  api: { rejected: unauthenticated('api', true), missing: unauthenticated('api', false) },
+  navigation: { rejected: unauthenticated('navigation', true), missing: unauthenticated('navigation', false) },
+} as const
+
+export function unauthenticatedBody(kind: 'api' | 'navigation', rejected: boolean): DenyBody {
+  return UNAUTHENTICATED[kind][rejected ? 'rejected' : 'missing']
 }
 
 export function forbiddenBody(kind: 'api' | 'navigation', userId: string, reason: string): DenyBody {

@@ -33,7 +33,7 @@ interface Scenario {
   withoutAuthz?: Run
   rssBefore?: number
   rssAfter?: number
-  serviceCounters?: { cacheHits: number; cacheMisses: number; decisions: number }
+  serviceCounters?: { cacheHits: number; cacheMisses: number; decisions: number; keyLookups: number; signatureChecks: number }
 }
 
 function runBench(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -52,7 +52,9 @@ function runBench(args: string[], env: Record<string, string>): Promise<{ code: 
   })
 }
 
-const PROJECT_SCENARIOS = ['bearer-hit', 'bearer-miss', 'junk', 'session-cookie', 'session-redis', 'skip', 'unauthenticated-api', 'grpc', 'envoy']
+// Issue #17's junk kinds (dev/bench/run.mjs junkKinds), each alone after their mix.
+const JUNK_KINDS = ['junk-opaque', 'junk-empty-signature', 'junk-hs256', 'junk-unknown-kid', 'junk-dots']
+const PROJECT_SCENARIOS = ['bearer-hit', 'bearer-miss', 'junk', ...JUNK_KINDS, 'session-cookie', 'session-redis', 'skip', 'unauthenticated-api', 'grpc', 'envoy']
 // `--only=anchor` runs the issue's two anchors (dev/bench/anchor-server.mjs), reported as these rows.
 const ANCHOR_SCENARIOS = ['anchor-hit', 'anchor-miss']
 // `--only=oauth2-proxy` runs the peer Kubeflow runs (dev/bench/lib/oauth2-proxy.mjs), reported as these rows.
@@ -109,7 +111,18 @@ t.test('every scenario runs and answers what it declares', { skip: entryBuilt() 
   const hit = byName.get('bearer-hit')?.serviceCounters
   t.ok(hit && hit.cacheHits >= 300 && hit.cacheMisses === 0, 'cache hit: every check found the token in the cache')
   const miss = byName.get('bearer-miss')?.serviceCounters
-  t.ok(miss && miss.cacheMisses >= 300 && miss.cacheHits === 0, 'cache miss: every check verified a signature')
+  t.ok(miss && miss.cacheMisses >= 300 && miss.cacheHits === 0, 'cache miss: every check missed the cache')
+  t.ok(miss && miss.signatureChecks >= miss.cacheMisses && miss.keyLookups >= miss.cacheMisses, 'cache miss: and looked up a key and checked a signature (the counters count)')
+  // Issue #17: garbage must be cheaper than a valid user. From counters, not timings: no junk kind
+  // reaches a signing key or a signature check, so the asymmetry cannot come back unnoticed.
+  for (const name of ['junk', ...JUNK_KINDS]) {
+    const counters = byName.get(name)?.serviceCounters
+    t.ok(counters && counters.decisions >= 300, `${name}: the service decided every check`)
+    t.same(counters && { keyLookups: counters.keyLookups, signatureChecks: counters.signatureChecks }, { keyLookups: 0, signatureChecks: 0 }, `${name}: refused before any key lookup or signature check`)
+  }
+  // And the report compares them: each kind with a cached valid token, the mix with oauth2-proxy's junk.
+  t.match(stdout, /\| junk `x\.y\.z` ≤ a cached valid token \|/, 'the issue targets table lists each junk kind against the cache hit')
+  if (peerPath('oauth2-proxy')) t.match(stdout, /\| junk mix ≥ 4× cheaper than oauth2-proxy’s junk \|/, 'and the junk mix against oauth2-proxy')
 })
 
 t.test('the whole gateway (ext_authz + authservice vs jwt_authn) and start-to-ready are reported', { skip: entryBuilt() }, async (t) => {
