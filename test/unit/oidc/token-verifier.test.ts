@@ -174,6 +174,8 @@ t.test('refuses', async (t) => {
     { name: 'an unsigned token (alg none, empty signature)', token: () => signCompact({ alg: 'none' }, dexClaims(), 'none'), code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
     { name: 'a JWE-shaped five-part token', token: () => `${b64('{"alg":"RSA-OAEP","enc":"A256GCM"}')}.a.b.c.d`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
     { name: 'characters outside base64url', token: async () => `${await dexToken()}=`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
+    { name: 'a header outside base64url (standard base64 +)', token: async () => `+${await dexToken()}`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
+    { name: 'claims outside base64url', token: async () => (await dexToken()).replace('.', '.+'), code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
     { name: 'a header that is not JSON', token: () => `${b64('{alg:RS256')}.${b64('{}')}.sig`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
     { name: 'three parts that decode to nothing JSON (x.y.z)', token: () => 'x.y.z', code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
     { name: 'a header in braces that is still not JSON', token: () => `${b64('{"alg":}')}.${b64('{}')}.sig`, code: 'ERR_TOKEN_MALFORMED', beforeKeys: true },
