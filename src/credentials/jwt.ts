@@ -3,7 +3,7 @@
  * verifier, which picks the one trusted issuer by the token's unverified `iss` — Dex (the primary
  * issuer) or an EXTRA_JWT_ISSUERS entry — and the identity is derived from its claims.
  */
-import { AuthServiceError, ProviderUnavailableError } from '../errors.js'
+import { AuthServiceError, ProviderUnavailableError, TokenRejectedError } from '../errors.js'
 import { identityFromClaims, type IdentityRules } from '../identity/identity.js'
 import type { TokenVerifier } from '../oidc/token-verifier.js'
 import type { CarryingRequest, CredentialSource, Established, SourceName } from './ports.js'
@@ -26,7 +26,8 @@ export function createJwtSource(
     // Verifying has no side effect beyond the verified-token cache, so a dry run verifies the same way.
     async establish(token): Promise<Established> {
       try {
-        const verified = await deps.verifier.verify(token)
+        const verified = await deps.verifier.check(token)
+        if (verified instanceof TokenRejectedError) return { status: 'rejected', code: verified.code }
         return { status: 'valid', identity: identityFromClaims(verified.claims, deps.identityRules, verified) }
       } catch (error) {
         return verificationFailure(error, deps.onUnexpectedError)

@@ -15,7 +15,7 @@ import { TokenRejectedError } from '../errors.js'
 import { headerSafeIdentity } from '../identity/header-values.js'
 import type { Identity } from '../identity/identity.js'
 import type { TokenReviewer } from '../oidc/token-review.js'
-import type { TokenVerifier } from '../oidc/token-verifier.js'
+import { verifyToken, type TokenVerifier } from '../oidc/token-verifier.js'
 import { bearerCredential, ownedByKubernetes } from './bearer.js'
 import { verificationFailure } from './jwt.js'
 import type { CredentialSource, Established } from './ports.js'
@@ -49,7 +49,7 @@ const serviceAccount = (userId: string, groups: readonly string[]): Identity =>
 
 export function kubernetesTokenSource(deps: KubernetesTokenDependencies): CredentialSource {
   async function identityOf(token: string): Promise<Identity | 'unavailable'> {
-    const verified = await deps.verifier.verify(token)
+    const verified = await verifyToken(deps.verifier, token)
     const { sub, exp, iat } = verified.claims
     // Bound tokens: the verifier has required exp and iat; legacy ones have neither.
     if (typeof exp === 'number' && typeof iat === 'number' && exp - iat > deps.maxLifetimeSeconds) {

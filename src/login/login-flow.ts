@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { AuthServiceError, ProviderUnavailableError, SessionStoreUnavailableError, type AuthServiceErrorCode } from '../errors.js'
 import { identityFromClaims } from '../identity/identity.js'
 import { authorizationUrl } from '../oidc/front-channel.js'
+import { verifyToken } from '../oidc/token-verifier.js'
 import { claimsForSession } from '../session/claims.js'
 import type { Session } from '../session/session.js'
 import { clearCookie, isSecure, setCookie, type CookieContext } from '../session/cookies.js'
@@ -91,7 +92,7 @@ export function createLoginFlow(options: LoginHandlerOptions) {
       // Our verifier, with the key set every credential uses: the signature even over plain http
       // (Kubeflow's in-cluster Dex), then iss, aud, exp — and the nonce again, bound to this flow
       // whatever the token client did (login-flow.test.ts 'the ID token's nonce is not this login's').
-      const verified = await options.verifier.verify(tokens.idToken)
+      const verified = await verifyToken(options.verifier, tokens.idToken)
       if (verified.claims.nonce !== flow.nonce) return failed(400, 'ERR_LOGIN_TOKEN_INVALID', 'The sign-in response did not match this sign-in.', clearFlow)
       identityFromClaims(verified.claims, options.identityRules, { primary: true, token: tokens.idToken })
       const now = clock.now()

@@ -14,6 +14,7 @@ import { LRUCache } from 'lru-cache'
 import type { Clock } from '../clock.js'
 import { sha256, type Sha256 } from '../digest.js'
 import { compactJwsDots } from './compact-jws.js'
+import { TokenRejectedError } from '../errors.js'
 import type { TokenVerifier, VerifiedToken } from './token-verifier.js'
 
 export interface TokenCacheStats {
@@ -74,9 +75,9 @@ export function createCachingVerifier(
       })
       for (const key of stale) entries.delete(key)
     },
-    async verify(token) {
+    async check(token) {
       // Nothing but a compact JWS was ever verified: other junk goes straight to its refusal, unhashed.
-      if (compactJwsDots(token) === undefined) return verifier.verify(token)
+      if (compactJwsDots(token) === undefined) return verifier.check(token)
       const key = digest(token)
       const now = options.clock.now()
       const cached = entries.get(key)
@@ -88,7 +89,8 @@ export function createCachingVerifier(
         entries.delete(key)
       }
       misses++
-      const verified = await verifier.verify(token)
+      const verified = await verifier.check(token)
+      if (verified instanceof TokenRejectedError) return verified
       entries.set(key, {
         issuer: verified.issuer,
         primary: verified.primary,

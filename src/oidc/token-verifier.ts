@@ -37,8 +37,20 @@ export interface VerifiedToken {
 }
 
 export interface TokenVerifier {
-  /** @throws TokenRejectedError (refused credential) or ProviderUnavailableError (keys unavailable). */
-  verify(token: string): Promise<VerifiedToken>
+  /**
+   * The verified token, or the refusal as a value: on the check path a refused credential is an
+   * answer, and a rejected promise through each async layer (with Node's unhandled-rejection
+   * bookkeeping) cost junk more than a cached valid token (issue #17). verifyToken() throws it instead.
+   * @throws ProviderUnavailableError (keys unavailable)
+   */
+  check(token: string): Promise<VerifiedToken | TokenRejectedError>
+}
+
+/** The verified token; a refusal thrown (login and refresh, where a refused ID token ends the operation). */
+export async function verifyToken(verifier: TokenVerifier, token: string): Promise<VerifiedToken> {
+  const checked = await verifier.check(token)
+  if (checked instanceof TokenRejectedError) throw checked
+  return checked
 }
 
 export interface TrustedIssuer {
@@ -105,18 +117,24 @@ function bracesAnObject(bytes: Buffer): boolean {
   return last > first && bytes[first] === 0x7b && bytes[last] === 0x7d
 }
 
-/** A base64url part as a JSON object; its bytes must be UTF-8 (RFC 7515 §5.2, as jose decodes them), with no byte-order mark. */
-function decodeJson(part: string): Record<string, unknown> {
+/** A base64url part as a JSON object, else the refusal; its bytes must be UTF-8 (RFC 7515 §5.2, as jose decodes them), with no byte-order mark. */
+function decodeJson(part: string): Record<string, unknown> | TokenRejectedError {
   const bytes = Buffer.from(part, 'base64url')
-  if (!bracesAnObject(bytes) || !isUtf8(bytes)) throw reject('ERR_TOKEN_MALFORMED', 'token is not a JWT')
-  let value: unknown
+  if (!bracesAnObject(bytes) || !isUtf8(bytes)) return reject('ERR_TOKEN_MALFORMED', 'token is not a JWT')
   try {
-    value = JSON.parse(bytes.toString('utf8'))
+    // Text that parses between a leading `{` and a trailing `}` is an object: never null, an array or a scalar.
+    return JSON.parse(bytes.toString('utf8')) as Record<string, unknown>
   } catch {
-    throw reject('ERR_TOKEN_MALFORMED', 'token is not a JWT')
+    return reject('ERR_TOKEN_MALFORMED', 'token is not a JWT')
   }
-  // Text that parses between a leading `{` and a trailing `}` is an object: never null, an array or a scalar.
-  return value as Record<string, unknown>
+}
+
+/** What the key-free checks established: the header's alg and kid, the claims and their trusted issuer. */
+interface Screened {
+  readonly alg: string
+  readonly kid: string
+  readonly claims: JWTPayload
+  readonly trusted: TrustedIssuer & { readonly audiences: readonly string[] }
 }
 
 const SERVICE_ACCOUNT_SUBJECT = /^system:serviceaccount:[^:]+:[^:]+$/
@@ -150,68 +168,88 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   /** No trusted issuer publishes `kid` nor may fetch its keys now: whatever the claims say, the lookup would refuse. */
   const unknownEverywhere = (kid: string) => keySets.every((keys) => keys.refusesNow(kid, refetch))
 
+  /**
+   * The checks that need no key, cheapest first, as a value: the refusal, or what the key lookup and
+   * the claims' checks go on with. No promise, no throw: most junk ends here.
+   */
+  function screen(token: string): Screened | TokenRejectedError {
+    if (token.length > options.maxTokenBytes) return reject('ERR_TOKEN_TOO_LARGE', 'token too large')
+    const dots = compactJwsDots(token)
+    if (dots === undefined) return reject('ERR_TOKEN_MALFORMED', 'token is not a signed JWT')
+    // The header is a few dozen characters: its alphabet first; the claims' and the signature's
+    // (most of the token) only once the header has not refused it.
+    const headerPart = token.slice(0, dots.first)
+    if (!BASE64URL.test(headerPart)) return reject('ERR_TOKEN_MALFORMED', 'token is not a signed JWT')
+    const header = decodeJson(headerPart)
+    if (header instanceof TokenRejectedError) return header
+    if (typeof header.alg !== 'string' || !algorithms.has(header.alg)) {
+      return reject('ERR_TOKEN_ALG_NOT_ALLOWED', 'token algorithm not allowed')
+    }
+    if (header.crit !== undefined) return reject('ERR_TOKEN_MALFORMED', 'token has critical extensions', 'crit')
+    if (typeof header.kid !== 'string' || header.kid === '') {
+      return reject('ERR_TOKEN_UNKNOWN_KEY', 'token names no key', 'kid')
+    }
+    // Before the claims are decoded: a kid no issuer knows is refused for the price of a map lookup.
+    if (unknownEverywhere(header.kid)) return reject('ERR_TOKEN_UNKNOWN_KEY', 'token signed by an unknown key', 'kid')
+    const payloadPart = token.slice(dots.first + 1, dots.last)
+    if (!BASE64URL.test(payloadPart) || !BASE64URL.test(token.slice(dots.last + 1))) {
+      return reject('ERR_TOKEN_MALFORMED', 'token is not a signed JWT')
+    }
+    const payload = decodeJson(payloadPart)
+    if (payload instanceof TokenRejectedError) return payload
+    const trusted = typeof payload.iss === 'string' ? byIssuer.get(payload.iss) : undefined
+    if (!trusted) return reject('ERR_TOKEN_UNKNOWN_ISSUER', 'token issuer not trusted', 'iss')
+    return { alg: header.alg, kid: header.kid, claims: payload as JWTPayload, trusted }
+  }
+
+  /** The key, the signature and the claims of a token the screen let through; a refusal is thrown here, after the costly part. */
+  async function confirm(token: string, { alg, kid, claims, trusted }: Screened): Promise<VerifiedToken> {
+    const keys = trusted.issuer.keys
+    const key = await keys.keyFor(kid, alg, refetch)
+    counts.keyLookups++
+    if (!(await signedBy(token, alg, key))) {
+      // The provider may have put new material under this kid: look again (see keyRefetch).
+      const rechecked = keys.recheck(kid, alg, refetch)
+      const replaced = refetch === 'now' ? await rechecked : undefined
+      if (replaced === undefined || !(await signedBy(token, alg, replaced))) {
+        throw reject('ERR_TOKEN_SIGNATURE_INVALID', 'token signature invalid')
+      }
+    }
+
+    if (trusted.legacyServiceAccount) return legacyServiceAccountToken(token, trusted.issuer.issuer, claims, kid)
+    const now = options.clock.now()
+    const skewMs = options.clockSkewSeconds * 1000
+    if (typeof claims.exp !== 'number') throw reject('ERR_TOKEN_CLAIM_INVALID', 'token has no valid exp', 'exp')
+    if (claims.exp * 1000 <= now - skewMs) throw reject('ERR_TOKEN_EXPIRED', 'token expired', 'exp')
+    if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf * 1000 > now + skewMs)) {
+      throw reject('ERR_TOKEN_CLAIM_INVALID', 'token not valid yet', 'nbf')
+    }
+    const audiences = typeof claims.aud === 'string' ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud : []
+    if (!audiences.some((audience) => trusted.audiences.includes(audience))) {
+      throw reject('ERR_TOKEN_CLAIM_INVALID', 'token is for another audience', 'aud')
+    }
+    if (typeof claims.sub !== 'string' || claims.sub === '') throw reject('ERR_TOKEN_CLAIM_INVALID', 'token has no subject', 'sub')
+    if (typeof claims.iat !== 'number' || claims.iat * 1000 > now + skewMs) {
+      throw reject('ERR_TOKEN_CLAIM_INVALID', 'token has no valid iat, or one in the future', 'iat')
+    }
+    // With several audiences, the token must have been issued to us (azp), not to a peer client.
+    const severalAudiences = Array.isArray(claims.aud) && claims.aud.length > 1
+    if ((severalAudiences || claims.azp !== undefined) && !trusted.audiences.includes(claims.azp as string)) {
+      throw reject('ERR_TOKEN_CLAIM_INVALID', 'token authorized party is another client', 'azp')
+    }
+    return { token, issuer: trusted.issuer.issuer, primary: trusted.primary, claims, expiresAtMs: (claims.exp as number) * 1000, kid }
+  }
+
   return {
-    async verify(token) {
-      if (token.length > options.maxTokenBytes) throw reject('ERR_TOKEN_TOO_LARGE', 'token too large')
-      const dots = compactJwsDots(token)
-      if (dots === undefined) throw reject('ERR_TOKEN_MALFORMED', 'token is not a signed JWT')
-      // The header is a few dozen characters: its alphabet first; the claims' and the signature's
-      // (most of the token) only once the header has not refused it.
-      const headerPart = token.slice(0, dots.first)
-      if (!BASE64URL.test(headerPart)) throw reject('ERR_TOKEN_MALFORMED', 'token is not a signed JWT')
-      const header = decodeJson(headerPart)
-      if (typeof header.alg !== 'string' || !algorithms.has(header.alg)) {
-        throw reject('ERR_TOKEN_ALG_NOT_ALLOWED', 'token algorithm not allowed')
+    async check(token) {
+      const screened = screen(token)
+      if (screened instanceof TokenRejectedError) return screened
+      try {
+        return await confirm(token, screened)
+      } catch (error) {
+        if (error instanceof TokenRejectedError) return error
+        throw error
       }
-      if (header.crit !== undefined) throw reject('ERR_TOKEN_MALFORMED', 'token has critical extensions', 'crit')
-      if (typeof header.kid !== 'string' || header.kid === '') {
-        throw reject('ERR_TOKEN_UNKNOWN_KEY', 'token names no key', 'kid')
-      }
-      // Before the claims are decoded: a kid no issuer knows is refused for the price of a map lookup.
-      if (unknownEverywhere(header.kid)) throw reject('ERR_TOKEN_UNKNOWN_KEY', 'token signed by an unknown key', 'kid')
-      const payloadPart = token.slice(dots.first + 1, dots.last)
-      if (!BASE64URL.test(payloadPart) || !BASE64URL.test(token.slice(dots.last + 1))) {
-        throw reject('ERR_TOKEN_MALFORMED', 'token is not a signed JWT')
-      }
-      const payload = decodeJson(payloadPart)
-      const trusted = typeof payload.iss === 'string' ? byIssuer.get(payload.iss) : undefined
-      if (!trusted) throw reject('ERR_TOKEN_UNKNOWN_ISSUER', 'token issuer not trusted', 'iss')
-
-      const keys = trusted.issuer.keys
-      const key = await keys.keyFor(header.kid, header.alg, refetch)
-      counts.keyLookups++
-      if (!(await signedBy(token, header.alg, key))) {
-        // The provider may have put new material under this kid: look again (see keyRefetch).
-        const rechecked = keys.recheck(header.kid, header.alg, refetch)
-        const replaced = refetch === 'now' ? await rechecked : undefined
-        if (replaced === undefined || !(await signedBy(token, header.alg, replaced))) {
-          throw reject('ERR_TOKEN_SIGNATURE_INVALID', 'token signature invalid')
-        }
-      }
-
-      const claims = payload as JWTPayload
-      if (trusted.legacyServiceAccount) return legacyServiceAccountToken(token, trusted.issuer.issuer, claims, header.kid)
-      const now = options.clock.now()
-      const skewMs = options.clockSkewSeconds * 1000
-      if (typeof claims.exp !== 'number') throw reject('ERR_TOKEN_CLAIM_INVALID', 'token has no valid exp', 'exp')
-      if (claims.exp * 1000 <= now - skewMs) throw reject('ERR_TOKEN_EXPIRED', 'token expired', 'exp')
-      if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || claims.nbf * 1000 > now + skewMs)) {
-        throw reject('ERR_TOKEN_CLAIM_INVALID', 'token not valid yet', 'nbf')
-      }
-      const audiences = typeof claims.aud === 'string' ? [claims.aud] : Array.isArray(claims.aud) ? claims.aud : []
-      if (!audiences.some((audience) => trusted.audiences.includes(audience))) {
-        throw reject('ERR_TOKEN_CLAIM_INVALID', 'token is for another audience', 'aud')
-      }
-      if (typeof claims.sub !== 'string' || claims.sub === '') throw reject('ERR_TOKEN_CLAIM_INVALID', 'token has no subject', 'sub')
-      if (typeof claims.iat !== 'number' || claims.iat * 1000 > now + skewMs) {
-        throw reject('ERR_TOKEN_CLAIM_INVALID', 'token has no valid iat, or one in the future', 'iat')
-      }
-      // With several audiences, the token must have been issued to us (azp), not to a peer client.
-      const severalAudiences = Array.isArray(claims.aud) && claims.aud.length > 1
-      if ((severalAudiences || claims.azp !== undefined) && !trusted.audiences.includes(claims.azp as string)) {
-        throw reject('ERR_TOKEN_CLAIM_INVALID', 'token authorized party is another client', 'azp')
-      }
-      return { token, issuer: trusted.issuer.issuer, primary: trusted.primary, claims, expiresAtMs: (claims.exp as number) * 1000, kid: header.kid }
     },
   }
 }

@@ -10,11 +10,11 @@
  * must keep the same `iss` and `sub` (the OIDF refresh-token tests). `invalid_grant` ends the
  * session (Dex keeps one refresh token per user and client: a login elsewhere revokes this one).
  */
-import { createHash } from 'node:crypto'
 import type { Clock } from '../clock.js'
+import { sha256 } from '../digest.js'
 import { AuthServiceError, SessionStoreUnavailableError, type AuthServiceErrorCode } from '../errors.js'
 import type { TokenClient } from '../oidc/token-client.js'
-import type { TokenVerifier } from '../oidc/token-verifier.js'
+import { verifyToken, type TokenVerifier } from '../oidc/token-verifier.js'
 import { claimsForSession } from './claims.js'
 import type { Session } from './session.js'
 import type { SessionStore } from './store.js'
@@ -45,8 +45,6 @@ export interface SessionAuthOptions {
 const REMEMBER_RENEWED_MS = 60_000
 const MAX_REMEMBERED = 1_000
 
-const digest = (ticket: string) => createHash('sha256').update(ticket).digest('base64url')
-
 /** Refresh when less than a quarter of the ID token's lifetime is left (between 2 s and 5 min). */
 export function refreshDue(session: Session, nowMs: number): boolean {
   if (session.refreshToken === undefined) return false
@@ -62,7 +60,7 @@ export function createSessionAuthenticator(options: SessionAuthOptions) {
 
   async function refresh(session: Session): Promise<{ session: Session; ticket: string }> {
     const tokens = await options.tokens.refresh(session.refreshToken as string)
-    const verified = await options.verifier.verify(tokens.idToken)
+    const verified = await verifyToken(options.verifier, tokens.idToken)
     if (verified.claims.iss !== session.claims.iss || verified.claims.sub !== session.claims.sub) {
       throw new AuthServiceError('ERR_REFRESH_REJECTED', 'refreshed token is for another subject')
     }
@@ -89,7 +87,7 @@ export function createSessionAuthenticator(options: SessionAuthOptions) {
 
   function remember(oldTicket: string, result: { session: Session; ticket: string }, now: number) {
     if (result.ticket === oldTicket) return
-    renewed.set(digest(oldTicket), { ...result, until: now + REMEMBER_RENEWED_MS })
+    renewed.set(sha256(oldTicket), { ...result, until: now + REMEMBER_RENEWED_MS })
     if (renewed.size > MAX_REMEMBERED) renewed.delete(renewed.keys().next().value as string)
   }
 
@@ -99,7 +97,8 @@ export function createSessionAuthenticator(options: SessionAuthOptions) {
    */
   return async function authenticate(ticket: string, run: { readonly dryRun?: boolean } = {}): Promise<SessionOutcome> {
     const now = clock.now()
-    const remembered = renewed.get(digest(ticket))
+    // Hashed only when a renewal is remembered: almost always none, and every check passes here.
+    const remembered = renewed.size === 0 ? undefined : renewed.get(sha256(ticket))
     if (remembered && remembered.until > now && remembered.session.expiresAt > now) {
       return { status: 'valid', session: remembered.session, ticket: remembered.ticket, renewed: true }
     }

@@ -9,12 +9,12 @@
 import type { JWTPayload } from 'jose'
 import { createResponder, type CheckReply, type HeaderList } from '../../src/check/respond.js'
 import type { Config } from '../../src/config/types.js'
-import { SessionStoreUnavailableError } from '../../src/errors.js'
+import { SessionStoreUnavailableError, TokenRejectedError } from '../../src/errors.js'
 import { FLOW_COOKIE_PREFIX } from '../../src/login/flow.js'
 import type { FlowRequest, LoginHandlerOptions, LoginResult } from '../../src/login/results.js'
 import type { LoginHandlers } from '../../src/login/handlers.js'
 import type { CodeExchange, TokenClient, TokenResponse } from '../../src/oidc/token-client.js'
-import type { TokenVerifier } from '../../src/oidc/token-verifier.js'
+import type { TokenVerifier, VerifiedToken } from '../../src/oidc/token-verifier.js'
 import { deriveKeys } from '../../src/session/keys.js'
 import type { Session } from '../../src/session/session.js'
 import type { SessionStore } from '../../src/session/store.js'
@@ -149,7 +149,8 @@ export function loginHarness<H extends object>(create: (options: LoginHandlerOpt
     },
   }
   const verifier: TokenVerifier = {
-    async verify(token) {
+    async check(token): Promise<VerifiedToken | TokenRejectedError> {
+      if (knobs.verify instanceof TokenRejectedError) return knobs.verify
       if (knobs.verify) throw knobs.verify
       const claims = { ...aliceClaims(knobs.nonce), ...knobs.claims }
       return { token, issuer: ISSUER, primary: true, claims, expiresAtMs: (claims.exp as number) * 1000 }

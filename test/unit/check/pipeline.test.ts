@@ -26,15 +26,16 @@ function verified(token: string, claims: JWTPayload, primary = true): VerifiedTo
   return { token, issuer: String(claims.iss), primary, claims, expiresAtMs: Date.now() + 60_000 }
 }
 
-/** A verifier that answers from a table: a VerifiedToken, or an error to throw. Unknown tokens are malformed. */
+/** A verifier that answers from a table: a VerifiedToken, a refusal, or another error to throw. Unknown tokens are malformed. */
 function stubVerifier(table: Record<string, VerifiedToken | Error>): TokenVerifier & { seen: string[] } {
   const seen: string[] = []
   return {
     seen,
-    async verify(token) {
+    async check(token) {
       seen.push(token)
       const entry = table[token]
-      if (entry === undefined) throw new TokenRejectedError('ERR_TOKEN_MALFORMED', 'token is not a JWT')
+      if (entry === undefined) return new TokenRejectedError('ERR_TOKEN_MALFORMED', 'token is not a JWT')
+      if (entry instanceof TokenRejectedError) return entry
       if (entry instanceof Error) throw entry
       return entry
     },
@@ -281,7 +282,7 @@ t.test('a verifier bug fails closed and is reported', async (t) => {
   const bug = new TypeError('cannot read properties of undefined')
   const seen: unknown[] = []
   const verifier: TokenVerifier = {
-    async verify() {
+    async check() {
       throw bug
     },
   }

@@ -32,7 +32,8 @@ function setup(options: Setup) {
   const unexpected: unknown[] = []
   const deps: KubernetesTokenDependencies = {
     verifier: {
-      async verify(token) {
+      async check(token) {
+        if (options.error instanceof TokenRejectedError) return options.error
         if (options.error !== undefined) throw options.error
         return { token, issuer: ISSUER, primary: false, claims: options.claims ?? BOUND, expiresAtMs: 0 }
       },

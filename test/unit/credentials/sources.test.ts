@@ -23,12 +23,14 @@ interface Carried {
 }
 
 const verifier: TokenVerifier = {
-  async verify(token) {
+  async check(token) {
     if (token === 'alice.jwt') return { token, issuer: ISSUER, primary: true, claims: ALICE, expiresAtMs: 0 }
     if (token === 'ci.jwt') return { token, issuer: 'https://ci.example.com', primary: false, claims: { iss: 'https://ci.example.com', sub: 'robot-7', email: 'admin@example.com', email_verified: true }, expiresAtMs: 0 }
     if (token === 'no-keys.jwt') throw new ProviderUnavailableError()
     if (token === 'bug.jwt') throw new TypeError('a bug')
-    throw new TokenRejectedError('ERR_TOKEN_EXPIRED', 'token expired', { claim: 'exp' })
+    // A verifier that throws its refusal instead of returning it (verifyToken's way).
+    if (token === 'thrown-refusal.jwt') throw new TokenRejectedError('ERR_TOKEN_SIGNATURE_INVALID', 'token signature invalid')
+    return new TokenRejectedError('ERR_TOKEN_EXPIRED', 'token expired', { claim: 'exp' })
   },
 }
 
@@ -124,6 +126,8 @@ t.test('a JWT source establishes who the token stands for, or why it is refused'
   t.same(await bearer!.establish('no-keys.jwt', dry), { status: 'unavailable', what: 'provider' })
   t.same(await bearer!.establish('bug.jwt', dry), { status: 'rejected', code: 'ERR_TOKEN_MALFORMED' }, 'a bug fails closed')
   t.equal(unexpected.length, 1, 'and is reported')
+  t.same(await bearer!.establish('thrown-refusal.jwt', dry), { status: 'rejected', code: 'ERR_TOKEN_SIGNATURE_INVALID' }, 'a refusal thrown rather than returned keeps its code')
+  t.equal(unexpected.length, 1, 'and is no bug to report')
   const ci = await bearer!.establish('ci.jwt', dry)
   t.match(ci, { status: 'valid', identity: { userId: 'robot-7', idToken: undefined } }, "another issuer's token is never forwarded as Dex's, and its user id is its sub, not the email it asserts")
   const quiet = createCredentialSources(kubeflowConfig(), { verifier })[0]!

@@ -105,8 +105,9 @@ function harness(options: HarnessOptions = {}) {
     async revoke() {},
   }
   const verifier: TokenVerifier = {
-    async verify(token) {
+    async check(token) {
       counts.verifies++
+      if (knobs.verifyFails instanceof TokenRejectedError) return knobs.verifyFails
       if (knobs.verifyFails) throw knobs.verifyFails
       const claims = knobs.claims()
       return { token, issuer: ISSUER, primary: true, claims, expiresAtMs: (claims.exp as number) * 1000 }
