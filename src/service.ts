@@ -77,7 +77,7 @@ export interface Service {
 
 export function createService(config: Config, deps: ServiceDependencies): Service {
   // The token cache and readiness are read at scrape time only, after `verifier` and `isReady` below exist.
-  // One SHA-256 of a bearer token for the cache key and the decision line's fingerprint (digest.ts).
+  // One SHA-256 of a bearer token (or a sealed session cookie) for the cache key and the decision line's fingerprint (digest.ts).
   const digest = lastValueSha256()
   // Shared by every token verifier below (bearer, Kubernetes, login), counted on the hot path as plain numbers.
   const verification: VerificationCounts = { keyLookups: 0, signatureChecks: 0 }
@@ -175,7 +175,7 @@ export function createService(config: Config, deps: ServiceDependencies): Servic
   const kubernetesTokens = createKubernetesTokens()
   // Ready once keys exist: they stay cached through a later outage, so readiness stays too.
   const isReady = () => primaryIssuer.keys.hasKeys()
-  const sessionStore = deps.sessionStore ?? createSessionStore(config, metrics.sessionStoreHooks)
+  const sessionStore = deps.sessionStore ?? createSessionStore(config, { ...metrics.sessionStoreHooks, digest })
   const tokens = createTokenClient({
     metadata: () => primaryIssuer.metadata(),
     clientId: config.clientId,

@@ -12,8 +12,8 @@
  * itself) and a repeated cookie skips the decryption (≈50 µs), as a repeated bearer token skips its
  * signature check. Expiry is still checked on every load; only valid tickets are kept.
  */
-import { hash } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
+import { sha256, type Sha256 } from '../digest.js'
 import type { KeyRing } from './keys.js'
 import { seal, unseal } from './seal.js'
 import type { Session, SessionClaims } from './session.js'
@@ -24,6 +24,8 @@ export interface CookieStoreOptions {
   readonly ring: KeyRing
   /** How many opened sessions to keep (default 1,000: a few MB, the active users of a replica). */
   readonly cacheEntries?: number
+  /** The SHA-256 the opened sessions are kept by (the service shares one with the decision line's fingerprint, digest.ts). */
+  readonly digest?: Sha256
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -58,6 +60,7 @@ export function parseSession(value: unknown): Session | undefined {
 /** Sessions sealed into the cookie itself; see the module comment for what `remove` cannot do. */
 export function createCookieStore(options: CookieStoreOptions): SessionStore {
   const { ring } = options
+  const digest = options.digest ?? sha256
   // Session ids with work in flight in this process (single-flight; other replicas are not seen).
   const inFlight = new Set<string>()
   const opened = new LRUCache<string, Session>({ max: options.cacheEntries ?? 1_000 })
@@ -70,7 +73,7 @@ export function createCookieStore(options: CookieStoreOptions): SessionStore {
     },
 
     async load(ticket, nowMs) {
-      const key = hash('sha256', ticket, 'base64url')
+      const key = digest(ticket)
       let session = opened.get(key)
       if (session === undefined) {
         session = parseSession(await unseal(ticket, ring))

@@ -1,5 +1,6 @@
 /** The session store named by SESSION_STORE_TYPE, with its keys and Redis connection from the config. */
 import type { Config } from '../config/types.js'
+import type { Sha256 } from '../digest.js'
 import { createCookieStore } from './cookie-store.js'
 import { deriveKeys } from './keys.js'
 import { redisConnectionOptions, type RedisConfig } from './redis-connection.js'
@@ -13,6 +14,11 @@ export interface SessionStoreHooks {
   readonly onRedisError?: (error: Error) => void
   /** Told about every Redis command that failed (redis store only), e.g. to count it. */
   readonly onRedisCommandError?: () => void
+}
+
+export interface SessionStoreOptions extends SessionStoreHooks {
+  /** The SHA-256 the cookie store keys its opened sessions by; the service shares one with the decision line's fingerprint, so a cookie is hashed once per check. */
+  readonly digest?: Sha256
 }
 
 /**
@@ -39,11 +45,11 @@ export function capSessionLifetime(store: SessionStore, maxAgeMs: number): Sessi
  * or, without them, from CLIENT_SECRET; sessions end at SESSION_MAX_AGE whatever they say.
  * @throws ConfigError when there is no secret to derive keys from or a Redis address is invalid.
  */
-export function createSessionStore(config: SessionStoreConfig, hooks: SessionStoreHooks = {}): SessionStore {
+export function createSessionStore(config: SessionStoreConfig, hooks: SessionStoreOptions = {}): SessionStore {
   const ring = deriveKeys(config, 'session')
   const store =
     config.sessionStoreType === 'cookie'
-      ? createCookieStore({ ring })
+      ? createCookieStore({ ring, digest: hooks.digest })
       : createRedisStore({
           ring,
           redis: redisConnectionOptions(config),

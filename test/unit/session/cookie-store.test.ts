@@ -1,6 +1,8 @@
 /** The cookie store: the sealed session is the ticket; the shared contract plus its own edges. */
 import t from 'tap'
 import { createCookieStore, parseSession } from '../../../src/session/cookie-store.js'
+import { credentialFingerprint } from '../../../src/check/fingerprint.js'
+import { lastValueSha256 } from '../../../src/digest.js'
 import { seal } from '../../../src/session/seal.js'
 import { makeSession, NOW, ringOf, sessionStoreContract } from '../../contracts/session-store.js'
 
@@ -96,4 +98,15 @@ t.test('opened sessions are bounded: the least recently used is dropped', async 
   const reopenedA = await store.load(a, NOW)
   t.strictSame(reopenedA, openedA, 'still the same session')
   t.not(reopenedA, openedA, 'decrypted again: b took the only place')
+})
+
+t.test('opened sessions are kept by the digest the service shares with its decision line, so a cookie is hashed once per check', async (t) => {
+  const shared = lastValueSha256()
+  const hashed: string[] = []
+  const store = createCookieStore({ ring: ringOf('digest'), digest: (value) => (hashed.push(value), shared(value)) })
+  const ticket = await store.save(makeSession(), NOW)
+  t.ok(await store.load(ticket, NOW), 'opened')
+  t.ok(await store.load(ticket, NOW), 'and opened again, from what it kept')
+  t.same(hashed, [ticket, ticket], 'each load asked the shared digest')
+  t.equal(credentialFingerprint(ticket, shared), credentialFingerprint(ticket), 'whose answer the decision line then reuses')
 })
