@@ -12,7 +12,6 @@ import { runCli, type CliIo } from './cli/main.js'
 import { systemClock } from './clock.js'
 import { loadConfig } from './config/load.js'
 import { ConfigError } from './errors.js'
-import { createGrpcServer } from './grpc/server.js'
 import { bufferedStdout, createLogger } from './log/logger.js'
 import { createService, type KubernetesCredentials } from './service.js'
 
@@ -62,8 +61,12 @@ async function serve(): Promise<void> {
   // Its own address (READINESS_PROBE_HOSTNAME): kubelet probes the pod IP even when SERVER_HOSTNAME is loopback.
   await service.opsApp.listen({ host: config.readinessProbeHostname || '0.0.0.0', port: config.readinessProbePort })
   // gRPC mode (Istio envoyExtAuthzGrpc): the same check behind envoy.service.auth.v3.Authorization.
+  // Loaded only when GRPC_PORT asks for it: @grpc/grpc-js and the protos add ~80 ms to every start
+  // (start-to-ready, npm run bench -- --only=startup).
   const grpc =
-    config.grpcPort === undefined ? undefined : createGrpcServer({ handle: service.handle, logger, isReady: () => service.isReady() })
+    config.grpcPort === undefined
+      ? undefined
+      : (await import('./grpc/server.js')).createGrpcServer({ handle: service.handle, logger, isReady: () => service.isReady() })
   if (grpc && config.grpcPort !== undefined) await grpc.listen(host, config.grpcPort)
   void service.startIssuers()
 

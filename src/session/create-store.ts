@@ -3,8 +3,8 @@ import type { Config } from '../config/types.js'
 import type { Sha256 } from '../digest.js'
 import { createCookieStore } from './cookie-store.js'
 import { deriveKeys } from './keys.js'
-import { redisConnectionOptions, type RedisConfig } from './redis-connection.js'
-import { createRedisStore } from './redis-store.js'
+import { redisConnectionOptions, type RedisConfig } from './redis-address.js'
+import type { RedisStoreOptions } from './redis-store.js'
 import type { SessionStore } from './store.js'
 
 export type SessionStoreConfig = Pick<Config, 'sessionStoreType' | 'sessionSecrets' | 'clientSecret' | 'sessionMaxAgeSeconds'> & RedisConfig
@@ -41,6 +41,25 @@ export function capSessionLifetime(store: SessionStore, maxAgeMs: number): Sessi
 }
 
 /**
+ * The redis store, loaded when first created: its module and ioredis are ~45 ms of every start
+ * (npm run bench -- --only=startup) that a cookie-store deployment never needs. It connects as soon
+ * as the module is in, a few milliseconds into startup; a call made before waits for it.
+ */
+function redisStoreLoadedLazily(options: RedisStoreOptions): SessionStore {
+  const loading = import('./redis-store.js').then(({ createRedisStore }) => createRedisStore(options))
+  return {
+    kind: 'redis',
+    save: async (session, nowMs) => (await loading).save(session, nowMs),
+    load: async (ticket, nowMs) => (await loading).load(ticket, nowMs),
+    remove: async (ticket) => (await loading).remove(ticket),
+    async exclusive(sessionId, work) {
+      return (await loading).exclusive(sessionId, work)
+    },
+    close: async () => (await loading).close(),
+  }
+}
+
+/**
  * The configured session store; its keys are derived (HKDF, purpose `session`) from SESSION_SECRETS
  * or, without them, from CLIENT_SECRET; sessions end at SESSION_MAX_AGE whatever they say.
  * @throws ConfigError when there is no secret to derive keys from or a Redis address is invalid.
@@ -50,7 +69,7 @@ export function createSessionStore(config: SessionStoreConfig, hooks: SessionSto
   const store =
     config.sessionStoreType === 'cookie'
       ? createCookieStore({ ring, digest: hooks.digest })
-      : createRedisStore({
+      : redisStoreLoadedLazily({
           ring,
           redis: redisConnectionOptions(config),
           onError: hooks.onRedisError,

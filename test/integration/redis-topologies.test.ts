@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { loadConfig } from '../../src/config/load.js'
-import { redisConnectionOptions, type RedisConnectionOptions } from '../../src/session/redis-connection.js'
+import { redisConnectionOptions, type RedisConnectionOptions } from '../../src/session/redis-address.js'
 import { createRedisStore } from '../../src/session/redis-store.js'
 import { makeSession, NOW, ringOf, sessionStoreContract } from '../contracts/session-store.js'
 import { skipUnlessPeers } from '../helpers/peer-manifest.js'

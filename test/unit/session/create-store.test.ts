@@ -58,6 +58,18 @@ t.test('redis: host, port, password and db from the config; connection errors go
   await t.rejects(quiet.load('A'.repeat(43), NOW), { code: 'ERR_SESSION_STORE_UNAVAILABLE' }, 'works without a hook')
 })
 
+t.test('redis: with Redis down, every operation fails closed as the store being unavailable, and none waits for it', async (t) => {
+  const port = await freePort()
+  const store = createSessionStore({ ...base, sessionStoreType: 'redis', redisAddr: `127.0.0.1:${port}` })
+  t.teardown(() => store.close())
+  const session = makeSession()
+  await t.rejects(store.save(session, NOW), { code: 'ERR_SESSION_STORE_UNAVAILABLE' }, 'save')
+  await t.rejects(store.remove('A'.repeat(43)), { code: 'ERR_SESSION_STORE_UNAVAILABLE' }, 'remove')
+  let worked = false
+  await t.rejects(store.exclusive(session.id, async () => (worked = true)), { code: 'ERR_SESSION_STORE_UNAVAILABLE' }, 'exclusive')
+  t.notOk(worked, 'no work ran without the lock')
+})
+
 t.test('redis: a missing or invalid address is a configuration error', async (t) => {
   for (const redisAddr of [undefined, '', 'redis', 'redis:', ':6379', 'redis:0', 'redis:65536', 'a b:1', 'redis://x:1']) {
     t.throws(() => createSessionStore({ ...base, sessionStoreType: 'redis', redisAddr }), {
