@@ -28,7 +28,8 @@
  * memory.json, profile.json, smoke-*.json for the other modes), BENCH_ONLY, BENCH_NO_TASKSET=1, BENCH_DIST (another build's dist/ to
  * measure, for an A/B of a change), BENCH_SERVICE_LOG (a file for the service's log instead of /dev/null),
  * BENCH_SERVICE_NODE_ARGS (the service's node flags; default the image's NODE_OPTIONS from the
- * Dockerfile, so the service runs with the heap flags it is deployed with; "" for none).
+ * Dockerfile, so the service runs with the heap flags it is deployed with; "" for none),
+ * BENCH_LOG_ALLOW_DECISIONS (the service's LOG_ALLOW_DECISIONS, e.g. 1-in-1000; default unset: every allow logged).
  */
 import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs'
@@ -150,6 +151,8 @@ async function startService(issuer, secrets, { store = 'cookie', redisAddress, n
     SESSION_SECRETS: secrets.sessionSecret,
     SESSION_STORE_TYPE: store,
     ...(redisAddress ? { SESSION_STORE_REDIS_ADDR: redisAddress } : {}),
+    // The service's default logs every allow; an operator may sample them (README "Logging").
+    ...(process.env.BENCH_LOG_ALLOW_DECISIONS ? { LOG_ALLOW_DECISIONS: process.env.BENCH_LOG_ALLOW_DECISIONS } : {}),
   }
   // Decision lines go through pino's real path (JSON serialisation, redaction, write) into /dev/null.
   const entry = await startEntry(env, {
