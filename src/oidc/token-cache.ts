@@ -13,8 +13,8 @@
 import { LRUCache } from 'lru-cache'
 import type { Clock } from '../clock.js'
 import { sha256, type Sha256 } from '../digest.js'
-import { compactJwsDots } from './compact-jws.js'
 import { TokenRejectedError } from '../errors.js'
+import { compactJwsDots } from './compact-jws.js'
 import type { TokenVerifier, VerifiedToken } from './token-verifier.js'
 
 export interface TokenCacheStats {

@@ -64,16 +64,16 @@ function redisStoreLoadedLazily(options: RedisStoreOptions): SessionStore {
  * or, without them, from CLIENT_SECRET; sessions end at SESSION_MAX_AGE whatever they say.
  * @throws ConfigError when there is no secret to derive keys from or a Redis address is invalid.
  */
-export function createSessionStore(config: SessionStoreConfig, hooks: SessionStoreOptions = {}): SessionStore {
+export function createSessionStore(config: SessionStoreConfig, options: SessionStoreOptions = {}): SessionStore {
   const ring = deriveKeys(config, 'session')
   const store =
     config.sessionStoreType === 'cookie'
-      ? createCookieStore({ ring, digest: hooks.digest })
+      ? createCookieStore({ ring, digest: options.digest })
       : redisStoreLoadedLazily({
           ring,
           redis: redisConnectionOptions(config),
-          onError: hooks.onRedisError,
-          onCommandError: hooks.onRedisCommandError,
+          onError: options.onRedisError,
+          onCommandError: options.onRedisCommandError,
         })
   return capSessionLifetime(store, config.sessionMaxAgeSeconds * 1000)
 }
